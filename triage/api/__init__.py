@@ -1,0 +1,7 @@
+"""The JSON API, version 1: thin views over the domain modules."""
+
+from flask import Blueprint
+
+bp = Blueprint("api", __name__, url_prefix="/api/v1")
+
+from triage.api import views  # noqa: E402,F401 - registers the routes on bp

@@ -1,0 +1,85 @@
+"""The database: one engine per app, one session per request or command."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from flask import Flask, current_app, g
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.orm import Session, sessionmaker
+
+
+def database_url(app: Flask) -> str:
+    """Return the configured URL, defaulting to a SQLite file in the instance folder."""
+    url = app.config.get("DATABASE_URL")
+    if url:
+        return url
+    Path(app.instance_path).mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{Path(app.instance_path) / 'triage.db'}"
+
+
+def make_engine(url: str, *, busy_timeout_ms: int = 10_000) -> Engine:
+    """Create an engine; SQLite gets WAL, a busy timeout and foreign keys on every connection."""
+    if url.startswith("sqlite"):
+        engine = create_engine(
+            url, connect_args={"timeout": busy_timeout_ms / 1000, "check_same_thread": False}
+        )
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_pragmas(dbapi_connection, _record) -> None:  # pragma: no cover - trivial
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.close()
+
+        return engine
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+
+
+class Database:
+    """Flask extension holding the engine and session factory of each app."""
+
+    def init_app(self, app: Flask) -> None:
+        """Create the engine for app and close the request session on teardown."""
+        engine = make_engine(
+            database_url(app), busy_timeout_ms=app.config["SQLITE_BUSY_TIMEOUT_MS"]
+        )
+        state = app.extensions["triage"]
+        state.engine = engine
+        state.sessions = sessionmaker(engine, expire_on_commit=False)
+        app.teardown_appcontext(_close_session)
+
+
+def engine() -> Engine:
+    """Return the current app's engine."""
+    return current_app.extensions["triage"].engine
+
+
+def session() -> Session:
+    """Return the session of the current request or app context, opening it on first use."""
+    if "db_session" not in g:
+        g.db_session = current_app.extensions["triage"].sessions()
+    return g.db_session
+
+
+@contextmanager
+def fresh_session() -> Iterator[Session]:
+    """Open a session outside the request one, closed on exit (background work, sweeps)."""
+    s = current_app.extensions["triage"].sessions()
+    try:
+        yield s
+    finally:
+        s.close()
+
+
+def _close_session(_exc: BaseException | None) -> None:
+    s = g.pop("db_session", None)
+    if s is not None:
+        s.close()
+
+
+db = Database()

@@ -1,0 +1,105 @@
+"""Intake: a validated request is decided and, unless previewed, stored with its first events."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from triage.catalog import Catalog
+from triage.decision import decide
+from triage.errors import ApiError
+from triage.schemas import DecisionOut, TicketInput
+from triage.serving import ServingModels
+from triage.tables import Ticket, Tier
+from triage.tickets import create_ticket, facts_for, find_idempotent, request_hash, resolve_customer
+
+
+@dataclass(frozen=True)
+class Context:
+    """What every intake needs besides the request: configuration, models and the time."""
+
+    catalog: Catalog
+    models: ServingModels
+    thresholds: dict[str, float]
+    now: datetime
+
+
+def preview(s: Session, data: TicketInput, ctx: Context) -> DecisionOut:
+    """Decide a ticket without storing anything (the customer's tier is read, not created)."""
+    from sqlalchemy import select
+
+    from triage.tables import Customer
+
+    tier = data.tier
+    if tier is None and data.customer:
+        tier = s.scalar(select(Customer.tier).where(Customer.name == data.customer))
+    return decide(
+        facts_for(data, tier),
+        catalog=ctx.catalog,
+        models=ctx.models,
+        thresholds=ctx.thresholds,
+        now=ctx.now,
+    )
+
+
+def _replay(existing: Ticket, body_hash: str) -> tuple[Ticket, bool]:
+    if existing.request_hash != body_hash:
+        raise ApiError(
+            422,
+            "idempotency_key_reused",
+            "This Idempotency-Key was used with a different body.",
+            {"Idempotency-Key": "already used for another ticket"},
+        )
+    return existing, False
+
+
+def submit(
+    s: Session,
+    data: TicketInput,
+    ctx: Context,
+    *,
+    actor: str,
+    api_key_id: int | None,
+    idempotency_key: str | None,
+) -> tuple[Ticket, bool]:
+    """Create and triage a ticket; a repeated Idempotency-Key returns the first (created=False)."""
+    body_hash = request_hash(data)
+    if idempotency_key and api_key_id is not None:
+        existing = find_idempotent(s, api_key_id, idempotency_key)
+        if existing is not None:
+            return _replay(existing, body_hash)
+    customer, tier = resolve_customer(s, data.customer, data.tier)
+    decision = decide(
+        facts_for(data, tier if isinstance(tier, Tier) else None),
+        catalog=ctx.catalog,
+        models=ctx.models,
+        thresholds=ctx.thresholds,
+        now=ctx.now,
+    )
+    ticket = create_ticket(
+        s,
+        data,
+        decision,
+        tier=tier,
+        customer=customer,
+        queue_id=ctx.catalog.queues[decision.queue.name].id,
+        actor=actor,
+        api_key_id=api_key_id,
+        idempotency_key=idempotency_key,
+        body_hash=body_hash,
+        now=ctx.now,
+    )
+    try:
+        s.commit()
+    except IntegrityError:
+        # Two requests with the same key raced; the other one won and its ticket is the answer.
+        s.rollback()
+        if idempotency_key and api_key_id is not None:
+            existing = find_idempotent(s, api_key_id, idempotency_key)
+            if existing is not None:
+                return _replay(existing, body_hash)
+        raise
+    return ticket, True
