@@ -258,7 +258,24 @@ def models_command() -> None:
         )
 
 
+@click.group("feedback")
+def feedback_group() -> None:
+    """Agents' corrections and confirmations, the ground truth for the next model."""
+
+
+@feedback_group.command("export")
+@click.option("--out", required=True, type=click.Path(dir_okay=False, path_type=Path))
+@with_appcontext
+def feedback_export_command(out: Path) -> None:
+    """Write every human-labelled ticket (text, labels, what the model said) to a CSV file."""
+    from triage.feedback import export_csv
+
+    count = export_csv(db.session(), out)
+    click.echo(f"wrote {count} feedback rows to {out}")
+
+
 COMMANDS = [
+    feedback_group,
     train_command,
     evaluate_command,
     predict_command,
