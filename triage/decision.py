@@ -190,6 +190,7 @@ def decide(
             state="ok",
             first_response_due_at=due.first_response_due,
             resolution_due_at=due.resolution_due,
+            at_risk_at=sla.at_risk_at(clock, policy.calendar, policy.targets, now),
         )
 
     versions = {t: m.version for t, m in models.by_target.items()}

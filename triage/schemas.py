@@ -152,6 +152,7 @@ class SlaOut(Out):
     state: str
     first_response_due_at: datetime | None
     resolution_due_at: datetime | None
+    at_risk_at: datetime | None = None
 
 
 class DecisionOut(Out):

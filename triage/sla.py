@@ -455,6 +455,17 @@ def due_times(clock: SlaClock, cal: BusinessCalendar, targets: SlaTargets, now: 
     return SlaDue(fr, res)
 
 
+def at_risk_at(
+    clock: SlaClock, cal: BusinessCalendar, targets: SlaTargets, now: datetime
+) -> datetime | None:
+    """Return the earliest instant an open target reaches its at-risk fraction (None if none)."""
+    f = targets.at_risk_fraction
+    early = SlaTargets(targets.first_response_seconds * f, targets.resolution_seconds * f, f)
+    due = due_times(clock, cal, early, now)
+    instants = [d for d in (due.first_response_due, due.resolution_due) if d is not None]
+    return min(instants, default=None)
+
+
 def retarget(clock: SlaClock, cal: BusinessCalendar, targets: SlaTargets, now: datetime) -> SlaDue:
     """Return the due instants after a priority change: same clock, new targets, time kept."""
     return due_times(clock, cal, targets, now)

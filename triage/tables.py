@@ -339,6 +339,8 @@ class Ticket(Base):
     first_response_due_at: Mapped[datetime | None]
     resolution_due_at: Mapped[datetime | None]
     sla_state: Mapped[SlaState] = mapped_column(_enum(SlaState), default=SlaState.OK)
+    # When the sweep should mark the ticket at risk (the earliest open target's fraction used).
+    sla_at_risk_at: Mapped[datetime | None] = mapped_column(index=True)
 
     events: Mapped[list[TicketEvent]] = relationship(
         back_populates="ticket", order_by="TicketEvent.id", lazy="raise"

@@ -133,6 +133,7 @@ def create_ticket(
         sla_running_since=now,
         first_response_due_at=decision.sla.first_response_due_at,
         resolution_due_at=decision.sla.resolution_due_at,
+        sla_at_risk_at=decision.sla.at_risk_at,
         sla_state=SlaState.OK,
     )
     s.add(ticket)
@@ -239,11 +240,12 @@ def apply_sla(t: Ticket, clock: sla.SlaClock, catalog: Catalog, now: datetime) -
     t.sla_first_response_consumed = clock.first_response_consumed
     policy = catalog.policy_for(t.priority, t.customer_tier.value if t.customer_tier else None)
     if policy is None:
-        t.first_response_due_at = t.resolution_due_at = None
+        t.first_response_due_at = t.resolution_due_at = t.sla_at_risk_at = None
         return
     due = sla.due_times(clock, policy.calendar, policy.targets, now)
     t.first_response_due_at = due.first_response_due
     t.resolution_due_at = due.resolution_due
+    t.sla_at_risk_at = sla.at_risk_at(clock, policy.calendar, policy.targets, now)
     state = sla.sla_state(clock, policy.calendar, policy.targets, now)
     if state == "breached":
         t.sla_state = SlaState.BREACHED

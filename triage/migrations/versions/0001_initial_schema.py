@@ -340,6 +340,7 @@ def upgrade() -> None:
         sa.Column("sla_first_response_consumed", sa.Float(), nullable=True),
         sa.Column("first_response_due_at", triage.tables.UTCDateTime(timezone=True), nullable=True),
         sa.Column("resolution_due_at", triage.tables.UTCDateTime(timezone=True), nullable=True),
+        sa.Column("sla_at_risk_at", triage.tables.UTCDateTime(timezone=True), nullable=True),
         sa.Column(
             "sla_state",
             sa.Enum(
@@ -386,6 +387,9 @@ def upgrade() -> None:
             "ix_tickets_queue_status_due", ["queue_id", "status", "resolution_due_at"], unique=False
         )
         batch_op.create_index("ix_tickets_sla_state", ["sla_state"], unique=False)
+        batch_op.create_index(
+            batch_op.f("ix_tickets_sla_at_risk_at"), ["sla_at_risk_at"], unique=False
+        )
         batch_op.create_index("ix_tickets_status_created", ["status", "created_at"], unique=False)
 
     op.create_table(
@@ -431,6 +435,7 @@ def downgrade() -> None:
     with op.batch_alter_table("tickets", schema=None) as batch_op:
         batch_op.drop_index("ix_tickets_status_created")
         batch_op.drop_index("ix_tickets_sla_state")
+        batch_op.drop_index(batch_op.f("ix_tickets_sla_at_risk_at"))
         batch_op.drop_index("ix_tickets_queue_status_due")
         batch_op.drop_index("ix_tickets_priority")
         batch_op.drop_index(batch_op.f("ix_tickets_needs_review"))
