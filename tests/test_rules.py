@@ -659,3 +659,50 @@ def test_default_rules_ask_review_when_the_model_is_unsure(defaults):
     assert outcome.needs_review
     assert outcome.review_rules == ("low-category-confidence",)
     assert outcome.priority is None
+
+
+@pytest.mark.parametrize(
+    ("base", "expected"),
+    [("low", "high"), ("medium", "high"), ("high", None), ("urgent", None), (None, "high")],
+)
+def test_min_priority_raises_to_the_floor_and_never_lowers(base, expected):
+    outcome = run(ruleset(rule(actions={"min_priority": "high"}, match_all=True)), base=base)
+    if expected is None:
+        assert outcome.priority is None  # the urgent/high base stands
+        assert "already at least high" in outcome.fired[0].skipped[0]
+    else:
+        assert outcome.priority == (expected, "r")
+
+
+def test_min_priority_that_changes_nothing_leaves_the_field_to_later_rules():
+    rules = ruleset(
+        rule("floor", 10, actions={"min_priority": "high"}, match_all=True),
+        rule("later", 20, actions={"set_priority": "medium"}, match_all=True),
+    )
+    assert run(rules, base="urgent").priority == ("medium", "later")
+    assert run(rules, base="low").priority == ("high", "floor")
+
+
+@pytest.mark.parametrize(
+    ("actions", "field"),
+    [
+        ({"min_priority": "high", "set_priority": "low"}, "actions"),
+        ({"min_priority": "high", "raise_priority": 1}, "actions"),
+        ({"min_priority": "p1"}, "actions.min_priority"),
+    ],
+)
+def test_invalid_min_priority_is_refused(actions, field):
+    with pytest.raises(RuleError) as err:
+        ruleset(rule(actions=actions, match_all=True))
+    assert err.value.field.startswith(field)
+
+
+def test_default_payment_rule_keeps_an_urgent_ticket_urgent():
+    rules = compile_ruleset(
+        load_default_rules(), priorities=PRIORITIES, queues=QUEUES, categories=CATEGORIES
+    )
+    text = "Pagamento recusado em todas as lojas, toda a operação parada"
+    low = run(rules, base="low", subject="Cobrança em duplicidade no cartão")
+    assert low.priority.value == "high"
+    urgent = run(rules, base="urgent", subject=text)
+    assert urgent.priority is None or urgent.priority.value == "urgent"

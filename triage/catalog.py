@@ -102,7 +102,9 @@ def load_catalog(s: Session, now: datetime) -> Catalog:
     matrix = default_matrix()
     if "priority_matrix" in settings:
         try:
-            matrix = PriorityMatrix.model_validate(settings["priority_matrix"])
+            matrix = PriorityMatrix.model_validate(
+                settings["priority_matrix"], context={"priorities": list(priorities)}
+            )
         except ValueError as exc:
             problems.append(f"priority matrix ignored: {exc}")
     rule_rows = s.scalars(select(Rule).order_by(Rule.position, Rule.name)).all()
@@ -168,11 +170,17 @@ class CatalogCache:
         catalog = self._catalog
         if catalog is not None and time.monotonic() - self._loaded_at < self.ttl:
             return catalog
-        with self._lock:
+        # While one thread reloads (about 8 ms), the others keep the snapshot they have instead of
+        # queueing behind the lock, as ModelServer does; only the first load makes them wait.
+        if not self._lock.acquire(blocking=catalog is None):
+            return catalog  # type: ignore[return-value] - not None: blocking=False only then
+        try:
             if self._catalog is None or time.monotonic() - self._loaded_at >= self.ttl:
                 self._catalog = load_catalog(s, now)
                 self._loaded_at = time.monotonic()
             return self._catalog
+        finally:
+            self._lock.release()
 
     def invalidate(self) -> None:
         """Forget the cached catalog so the next request reads the database."""

@@ -171,9 +171,10 @@ def serve_command(bind: str, workers: int, threads: int) -> None:
 
 def register_commands(app: Flask) -> None:
     """Add every triage command to app.cli (FlaskGroup and the test runner find them there)."""
+    from triage.config_cli import COMMANDS as CONFIG_COMMANDS
     from triage.model_cli import COMMANDS as MODEL_COMMANDS
 
-    for command in (*COMMANDS, *MODEL_COMMANDS):
+    for command in (*COMMANDS, *MODEL_COMMANDS, *CONFIG_COMMANDS):
         app.cli.add_command(command)
 
 

@@ -237,6 +237,8 @@ class Actions(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     set_priority: str | None = None
+    # "At least this urgent": raises a less urgent base priority to it, never lowers one.
+    min_priority: str | None = None
     raise_priority: int = Field(0, ge=0, le=MAX_LEVELS)
     lower_priority: int = Field(0, ge=0, le=MAX_LEVELS)
     set_category: str | None = None
@@ -263,7 +265,17 @@ class Actions(BaseModel):
 
     @model_validator(mode="after")
     def _something(self) -> Actions:
-        moves = self.set_priority, self.raise_priority, self.lower_priority, self.set_category
+        if self.min_priority is not None and (
+            self.set_priority is not None or self.raise_priority or self.lower_priority
+        ):
+            raise ValueError("min_priority cannot be combined with another priority action")
+        moves = (
+            self.set_priority,
+            self.min_priority,
+            self.raise_priority,
+            self.lower_priority,
+            self.set_category,
+        )
         if not (any(moves) or self.set_queue or self.add_tags or self.mark_review):
             raise ValueError("a rule needs at least one action")
         return self
@@ -431,6 +443,7 @@ def compile_ruleset(
         _check_known(spec, "conditions.predicted_priority", c.predicted_priority, priorities)
         _check_known(spec, "conditions.predicted_category", c.predicted_category, categories)
         _check_known(spec, "actions.set_priority", [a.set_priority], priorities)
+        _check_known(spec, "actions.min_priority", [a.min_priority], priorities)
         _check_known(spec, "actions.set_category", [a.set_category], categories)
         _check_known(spec, "actions.set_queue", [a.set_queue], queues)
     ordered = tuple(sorted(parsed, key=lambda spec: (spec.position, spec.name)))
@@ -651,6 +664,14 @@ def _apply(
     skipped: list[str] = []
     if actions.set_priority is not None:
         proposed.append(("priority", actions.set_priority, ""))
+    elif actions.min_priority is not None:
+        floor = priorities.index(actions.min_priority)
+        if base_priority is not None and priorities.index(base_priority) <= floor:
+            skipped.append(f"priority: {base_priority} is already at least {actions.min_priority}")
+        else:
+            proposed.append(
+                ("priority", actions.min_priority, f" (at least, from {base_priority})")
+            )
     elif actions.raise_priority or actions.lower_priority:
         if base_priority is None:
             skipped.append("priority: no base priority to move")
