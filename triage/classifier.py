@@ -8,14 +8,18 @@ import weakref
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from itertools import repeat
 from typing import Any
 
 import numpy as np
+from joblib import parallel_config
+from scipy.sparse import csr_matrix
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.calibration import CalibratedClassifierCV
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.pipeline import FeatureUnion, Pipeline
 from sklearn.svm import LinearSVC
+from sklearn.utils.validation import check_is_fitted
 
 from triage.text import fold
 
@@ -25,18 +29,17 @@ Record = Mapping[str, Any] | str
 DEFAULTS: dict[str, Any] = {
     "word_ngrams": (1, 2),
     "pair_window": 12,
-    "char_ngrams": (2, 5),
-    "char_analyzer": "char_wb",
+    "word_min_df": 2,
+    "char_ngrams": (2, 4),
     "C": 1.0,
     "class_weight": "balanced",
     "calibration": "temperature",
-    "calibration_cv": 3,
+    "calibration_cv": 2,
 }
 CONTEXT_PREFIX = "ctx_"
 _SEPARATOR = "\n"  # fold() turns every whitespace run into one space, so text never holds it
 _TOKEN = re.compile(r"(?u)\b\w\w+\b")
 _SLUG = re.compile(r"[^a-z0-9]+")
-_WHITE = re.compile(r"\s\s+")
 
 
 class TicketDocument(TransformerMixin, BaseEstimator):
@@ -58,6 +61,7 @@ class TicketDocument(TransformerMixin, BaseEstimator):
 
     def transform(self, X: Sequence[Record]) -> list[str]:
         """Return one document per record: folded text, then a line of context tokens."""
+        check_is_fitted(self)
         text_fields = self.text_fields_
         context_fields = self.context_fields_
         documents = []
@@ -78,7 +82,8 @@ class TicketDocument(TransformerMixin, BaseEstimator):
         """Return the single output column's name."""
         return np.asarray(["document"], dtype=object)
 
-    def __sklearn_tags__(self):  # noqa: D105
+    def __sklearn_tags__(self):
+        """Declare the input a sequence of records (dicts or strings), not a 2-D array."""
         tags = super().__sklearn_tags__()
         tags.input_tags.two_d_array = False
         tags.input_tags.dict = True
@@ -112,23 +117,26 @@ class WordFeatures:
         """Return the word features of one document."""
         text, _, context = document.partition(_SEPARATOR)
         tokens = _TOKEN.findall(text)
-        features: list[str] = []
         low, high = self.ngram_range
-        for n in range(low, high + 1):
+        features: list[str] = tokens[:] if low == 1 else []
+        for n in range(max(low, 2), high + 1):
             features.extend(" ".join(tokens[i : i + n]) for i in range(len(tokens) - n + 1))
-        for i, j in self.pairs(len(tokens)):
-            features.append(_pair(tokens[i], tokens[j]))
+        first = 2 if high >= 2 else 1
+        window = self.pair_window + 1
+        features.extend(
+            a + "|" + b if a <= b else b + "|" + a
+            for i, a in enumerate(tokens)
+            for b in tokens[i + first : i + window]
+        )
         features.extend(context.split())
         return features
 
     def pairs(self, n_tokens: int) -> list[tuple[int, int]]:
-        """Return the token index pairs (i, j) that form pair features, adjacent ones left to bigrams."""
+        """Return the token positions (i, j) of pair features; adjacent words are bigrams."""
         first = 2 if self.ngram_range[1] >= 2 else 1
         window = self.pair_window
         return [
-            (i, j)
-            for i in range(n_tokens)
-            for j in range(i + first, min(n_tokens, i + window + 1))
+            (i, j) for i in range(n_tokens) for j in range(i + first, min(n_tokens, i + window + 1))
         ]
 
     def __repr__(self) -> str:
@@ -136,7 +144,7 @@ class WordFeatures:
 
 
 def _pair(a: str, b: str) -> str:
-    """Return the feature name of an unordered word pair."""
+    """Return the feature name of an unordered word pair, as WordFeatures spells it."""
     return f"{a}|{b}" if a <= b else f"{b}|{a}"
 
 
@@ -146,7 +154,12 @@ def build_pipeline(
     context_fields: Sequence[str] = (),
     **hyper: Any,
 ) -> Pipeline:
-    """Return the unfitted per-target pipeline: document, word+char TF-IDF, calibrated linear SVM."""
+    """Return the unfitted per-target pipeline: document, word+char TF-IDF, calibrated linear SVM.
+
+    Hyper-parameters (defaults in DEFAULTS): word_ngrams, pair_window (0 turns word pairs off),
+    char_ngrams (char_wb), C and class_weight of the LinearSVC, calibration (a
+    CalibratedClassifierCV method; "temperature" keeps the SVM's ranking) and calibration_cv.
+    """
     unknown = set(hyper) - set(DEFAULTS)
     if unknown:
         raise TypeError(f"unknown hyper-parameters: {', '.join(sorted(unknown))}")
@@ -154,17 +167,18 @@ def build_pipeline(
     words = TfidfVectorizer(
         lowercase=False,
         analyzer=WordFeatures(tuple(p["word_ngrams"]), p["pair_window"]),
+        min_df=p["word_min_df"],
         sublinear_tf=True,
     )
     chars = TfidfVectorizer(
         lowercase=False,
         preprocessor=text_part,
-        analyzer=p["char_analyzer"],
+        analyzer="char_wb",
         ngram_range=tuple(p["char_ngrams"]),
         sublinear_tf=True,
     )
     model = CalibratedClassifierCV(
-        LinearSVC(C=p["C"], class_weight=p["class_weight"]),
+        LinearSVC(C=p["C"], class_weight=p["class_weight"], random_state=0),
         method=p["calibration"],
         cv=p["calibration_cv"],
         ensemble=False,
@@ -176,6 +190,14 @@ def build_pipeline(
             ("model", model),
         ]
     )
+
+
+def fit_pipeline(
+    pipeline: Pipeline, records: Sequence[Record], labels: Sequence[str], *, n_jobs: int = 2
+) -> Pipeline:
+    """Fit the pipeline with its calibration folds on n_jobs threads (liblinear frees the GIL)."""
+    with parallel_config(backend="threading", n_jobs=n_jobs):
+        return pipeline.fit(records, labels)
 
 
 @dataclass(frozen=True)
@@ -192,26 +214,33 @@ def predict_proba_labels(
     pipeline: Pipeline, records: Sequence[Record]
 ) -> tuple[list[str], np.ndarray]:
     """Return the top label and its probability for each record, without explanations."""
-    proba = pipeline.predict_proba(records)
+    compiled = _compiled(pipeline)
+    _, features = compiled.features(records)
+    proba = compiled.proba(features)
     best = proba.argmax(axis=1)
-    labels = pipeline.classes_[best].tolist()
-    return labels, proba[np.arange(len(best)), best]
+    return [compiled.classes[i] for i in best], proba[np.arange(len(best)), best]
 
 
 def predict(
     pipeline: Pipeline, records: Sequence[Record], *, top_k: int = 3, explain: int = 5
 ) -> list[Prediction]:
     """Return a Prediction per record, with top_k alternatives and up to explain reasons."""
-    explainer = _explainer(pipeline)
-    documents = pipeline[0].transform(records)
-    features = pipeline[1].transform(documents)
-    proba = pipeline[-1].predict_proba(features)
-    classes = explainer.classes
+    compiled = _compiled(pipeline)
+    documents, features = compiled.features(records)
+    proba = compiled.proba(features)
+    classes = compiled.classes
     predictions = []
     for i, row in enumerate(proba):
         order = np.argsort(-row, kind="stable")
         best = int(order[0])
-        reasons = explainer.explain(documents[i], features[i], best, explain) if explain else []
+        span = slice(features.indptr[i], features.indptr[i + 1])
+        reasons = (
+            compiled.explain(
+                documents[i], features.indices[span], features.data[span], best, explain
+            )
+            if explain > 0
+            else []
+        )
         predictions.append(
             Prediction(
                 label=classes[best],
@@ -223,36 +252,128 @@ def predict(
     return predictions
 
 
-class _Explainer:
-    """Per-pipeline lookups that turn weights times features into words of the input text."""
+class _Compiled:
+    """A fitted pipeline's lookup tables for fast inference and explanations, built once.
+
+    For pipelines made by build_pipeline with temperature calibration the features and
+    probabilities are computed here with the same formulas as scikit-learn (counts, 1 + log tf,
+    idf, l2 per block, weights, softmax(beta * logits)) but without its per-call validation,
+    which costs milliseconds for one ticket; other pipelines go through scikit-learn.
+    """
+
+    _CHUNK_CACHE_SIZE = 200_000
 
     def __init__(self, pipeline: Pipeline):
-        union = pipeline[1]
+        document, union, model = pipeline[0], pipeline[1], pipeline[-1]
         words = union.named_transformers["words"]
         chars = union.named_transformers["chars"]
-        model = pipeline[-1]
+        self.pipeline = pipeline
         self.classes: list[str] = [str(c) for c in model.classes_]
-        self.word_vocabulary: dict[str, int] = words.vocabulary_
+        self.document: TicketDocument = document
         self.word_features: WordFeatures = words.analyzer
+        self.word_vocabulary: dict[str, int] = words.vocabulary_
         self.char_vocabulary: dict[str, int] = chars.vocabulary_
-        self.char_ngrams: tuple[int, int] = chars.ngram_range
-        self.char_analyzer: str = chars.analyzer
-        self.char_offset = len(words.vocabulary_)
-        self.coef = _class_weights(model)
+        self.char_analyzer = chars.build_analyzer()
+        self.offset = len(words.vocabulary_)
+        self.n_features = self.offset + len(chars.vocabulary_)
+        self.idf = np.concatenate([words.idf_, chars.idf_])
+        self.coef, intercept = _linear_weights(model)
+        self.intercept = intercept
+        self.beta = _temperature(model)
+        self.fast = (
+            self.beta is not None
+            and all(v.sublinear_tf and v.use_idf and v.norm == "l2" for v in (words, chars))
+            and union.transformer_weights is None
+            and self.word_features.ngram_range in ((1, 1), (1, 2))
+        )
+        self.word_table = _WordTable(words.vocabulary_, self.word_features) if self.fast else None
+        # One row per feature, so a ticket's logits read only the rows of its features.
+        self.coef_rows = np.ascontiguousarray(self.coef.T) if self.fast else None
+        self._chunks: dict[str, list[int]] = {}
 
-    def explain(self, document: str, row: Any, label: int, limit: int) -> list[tuple[str, float]]:
+    def chunk_features(self, chunk: str) -> list[int]:
+        """Return the feature indices of one whitespace-separated chunk's char n-grams, cached."""
+        found = self._chunks.get(chunk)
+        if found is None:
+            vocabulary, offset = self.char_vocabulary, self.offset
+            found = [offset + vocabulary[g] for g in self.char_analyzer(chunk) if g in vocabulary]
+            if len(self._chunks) >= self._CHUNK_CACHE_SIZE:
+                self._chunks = {}  # bounded memory; a rebuilt entry is identical
+            self._chunks[chunk] = found
+        return found
+
+    def features(self, records: Sequence[Record]) -> tuple[list[str], csr_matrix]:
+        """Return the documents and their TF-IDF rows, equal to the pipeline's features step."""
+        documents = self.document.transform(records)
+        if not self.fast:
+            return documents, csr_matrix(self.pipeline[1].transform(documents))
+        token = self.word_table.tokens.get
+        lookup = self.word_vocabulary.get
+        chunks = self._chunks
+        missing = repeat(-1)
+        tokens: list[int] = []  # token ids of every text, -1 for words the model never saw
+        n_tokens: list[int] = []
+        others: list[int] = []  # columns of context tokens and char n-grams, -1 when unknown
+        n_others: list[int] = []
+        for document in documents:
+            text, _, context = document.partition(_SEPARATOR)
+            words = _TOKEN.findall(text)
+            tokens += map(token, words, missing)
+            n_tokens.append(len(words))
+            before = len(others)
+            if context:
+                others += map(lookup, context.split(), missing)
+            for chunk in text.split():
+                found = chunks.get(chunk)
+                others += self.chunk_features(chunk) if found is None else found
+            n_others.append(len(others) - before)
+        word_rows, word_columns = self.word_table.columns(
+            np.asarray(tokens, dtype=np.int64), np.asarray(n_tokens, dtype=np.int64)
+        )
+        rows = np.concatenate([word_rows, np.repeat(np.arange(len(documents)), n_others)])
+        columns = np.concatenate([word_columns, np.asarray(others, dtype=np.int64)])
+        known = columns >= 0
+        shape = (len(documents), self.n_features)
+        # Building CSR from (row, column) pairs sums repeated pairs: the term counts.
+        matrix = csr_matrix((np.ones(int(known.sum())), (rows[known], columns[known])), shape=shape)
+        matrix.sum_duplicates()
+        data, columns = matrix.data, matrix.indices
+        data = (np.log(data) + 1.0) * self.idf[columns]
+        segments = 2 * np.repeat(np.arange(len(documents)), np.diff(matrix.indptr))
+        segments += columns >= self.offset  # each block (words, chars) has its own l2 norm
+        norms = np.sqrt(np.bincount(segments, weights=data * data, minlength=2 * len(documents)))
+        matrix.data = data / norms[segments]
+        return documents, matrix
+
+    def proba(self, features: csr_matrix) -> np.ndarray:
+        """Return calibrated class probabilities for TF-IDF rows."""
+        if not self.fast:
+            return self.pipeline[-1].predict_proba(features)
+        logits = self.beta * (features @ self.coef_rows + self.intercept)
+        logits -= logits.max(axis=1, keepdims=True)
+        np.exp(logits, out=logits)
+        logits /= logits.sum(axis=1, keepdims=True)
+        return logits
+
+    def explain(
+        self, document: str, indices: np.ndarray, values: np.ndarray, label: int, limit: int
+    ) -> list[tuple[str, float]]:
         """Return up to limit (term, contribution) pairs of the text that most raise the label."""
         weights = self.coef[label]
-        values = dict(zip(row.indices.tolist(), (row.data * weights[row.indices]).tolist()))
+        contribution = dict(
+            zip(indices.tolist(), (values * weights[indices]).tolist(), strict=True)
+        )
         text = text_part(document)
         scores: dict[str, float] = {}
-        self._add_words(text, values, scores)
-        self._add_chars(text, values, scores)
+        self._add_words(text, contribution, scores)
+        self._add_chars(text, contribution, scores)
         ranked = sorted(((s, t) for t, s in scores.items() if s > 0), reverse=True)
         return [(term, score) for score, term in ranked[:limit]]
 
-    def _add_words(self, text: str, values: dict[int, float], scores: dict[str, float]) -> None:
-        """Credit word n-gram features to the phrase of the text they were built from."""
+    def _add_words(
+        self, text: str, contribution: dict[int, float], scores: dict[str, float]
+    ) -> None:
+        """Credit word n-gram and pair features to the phrases and words they came from."""
         matches = list(_TOKEN.finditer(text))
         vocabulary = self.word_vocabulary
         low, high = self.word_features.ngram_range
@@ -261,54 +382,97 @@ class _Explainer:
             for i in range(len(matches) - n + 1):
                 group = matches[i : i + n]
                 index = vocabulary.get(" ".join(m.group() for m in group))
-                if index is None or index in seen or index not in values:
+                if index is None or index in seen or index not in contribution:
                     continue
                 seen.add(index)  # a repeated n-gram is one feature: credit its first phrase once
                 phrase = text[group[0].start() : group[-1].end()]
-                scores[phrase] = scores.get(phrase, 0.0) + values[index]
+                scores[phrase] = scores.get(phrase, 0.0) + contribution[index]
         for i, j in self.word_features.pairs(len(matches)):
             a, b = matches[i].group(), matches[j].group()
             index = vocabulary.get(_pair(a, b))
-            if index is None or index in seen or index not in values:
+            if index is None or index in seen or index not in contribution:
                 continue
             seen.add(index)  # a pair is no phrase of the text, so each of its words gets half
-            scores[a] = scores.get(a, 0.0) + values[index] / 2
-            scores[b] = scores.get(b, 0.0) + values[index] / 2
+            scores[a] = scores.get(a, 0.0) + contribution[index] / 2
+            scores[b] = scores.get(b, 0.0) + contribution[index] / 2
 
-    def _add_chars(self, text: str, values: dict[int, float], scores: dict[str, float]) -> None:
-        """Share each character n-gram's contribution among the words that contain it."""
-        text = _WHITE.sub(" ", text)
-        low, high = self.char_ngrams
-        occurrences: list[tuple[int, list[str]]] = []
-        if self.char_analyzer == "char_wb":
-            for chunk in text.split():
-                word = _strip_word(chunk)
-                if not word:
-                    continue
-                padded = f" {chunk} "
-                for n in range(low, high + 1):
-                    for s in range(len(padded) - n + 1):
-                        index = self.char_vocabulary.get(padded[s : s + n])
-                        if index is not None:
-                            occurrences.append((index, [word]))
-        else:
-            spans = [(m.start(), m.end(), _strip_word(m.group())) for m in re.finditer(r"\S+", text)]
-            for n in range(low, high + 1):
-                for s in range(len(text) - n + 1):
-                    index = self.char_vocabulary.get(text[s : s + n])
-                    if index is None:
-                        continue
-                    covered = [w for a, b, w in spans if a < s + n and s < b and w]
-                    if covered:
-                        occurrences.append((index, covered))
-        counts = Counter(index for index, _ in occurrences)
-        offset = self.char_offset
-        for index, words in occurrences:
-            value = values.get(offset + index)
-            if value:
-                share = value / counts[index] / len(words)
-                for word in words:
-                    scores[word] = scores.get(word, 0.0) + share
+    def _add_chars(
+        self, text: str, contribution: dict[int, float], scores: dict[str, float]
+    ) -> None:
+        """Share each character n-gram's contribution among the words that hold it."""
+        occurrences = [(chunk, self.chunk_features(chunk)) for chunk in text.split()]
+        totals = Counter(index for _, found in occurrences for index in found)
+        for chunk, found in occurrences:
+            word = _strip_word(chunk)
+            if not word:
+                continue  # punctuation alone is no reason a reader can use
+            share = sum(contribution.get(i, 0.0) / totals[i] for i in found)
+            if share:
+                scores[word] = scores.get(word, 0.0) + share
+
+
+class _WordTable:
+    """The word block's vocabulary keyed by token ids: a batch's n-grams and pairs in numpy."""
+
+    def __init__(self, vocabulary: Mapping[str, int], word_features: WordFeatures):
+        unigrams: dict[str, int] = {}
+        bigrams: dict[tuple[str, str], int] = {}
+        pairs: dict[tuple[str, str], int] = {}
+        for name, column in vocabulary.items():
+            if "|" in name:
+                a, b = name.split("|")
+                pairs[a, b] = column
+            elif " " in name:
+                a, b = name.split(" ")
+                bigrams[a, b] = column
+            else:
+                unigrams[name] = column
+        names = set(unigrams).union(*bigrams, *pairs)
+        # Ids in string order, so the smaller id of two tokens is the one a pair's name puts first.
+        self.tokens = {name: i for i, name in enumerate(sorted(names))}
+        self.size = len(self.tokens)
+        self.unigram = np.full(self.size + 1, -1, dtype=np.int64)  # last slot: unknown token
+        for name, column in unigrams.items():
+            self.unigram[self.tokens[name]] = column
+        self.bigrams = self._keyed(bigrams)
+        self.pairs = self._keyed(pairs)
+        high = word_features.ngram_range[1]
+        self.distances = ([1] if high >= 2 else []) + list(
+            range(2 if high >= 2 else 1, word_features.pair_window + 1)
+        )
+        self.bigram_distance = 1 if high >= 2 else 0
+
+    def _keyed(self, grams: Mapping[tuple[str, str], int]) -> tuple[np.ndarray, np.ndarray]:
+        """Return the sorted integer keys of two-token features and their columns."""
+        keys = np.asarray(
+            [self.tokens[a] * self.size + self.tokens[b] for a, b in grams], dtype=np.int64
+        )
+        columns = np.asarray(list(grams.values()), dtype=np.int64)
+        order = np.argsort(keys)
+        return keys[order], columns[order]
+
+    def columns(self, tokens: np.ndarray, counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Return (row, column) of every word feature occurrence in a batch of token id lists."""
+        doc = np.repeat(np.arange(len(counts)), counts)
+        rows, columns = [doc], [self.unigram[tokens]]  # -1 indexes the unknown slot
+        for distance in self.distances:
+            if distance >= len(tokens):
+                break
+            left, right = tokens[:-distance], tokens[distance:]
+            ok = (doc[:-distance] == doc[distance:]) & (left >= 0) & (right >= 0)
+            left, right = left[ok], right[ok]
+            if distance == self.bigram_distance:
+                keys, table = left * self.size + right, self.bigrams
+            else:
+                keys = np.minimum(left, right) * self.size + np.maximum(left, right)
+                table = self.pairs
+            if not len(table[0]):
+                continue
+            at = np.minimum(np.searchsorted(table[0], keys), len(table[0]) - 1)
+            hit = table[0][at] == keys
+            rows.append(doc[:-distance][ok][hit])
+            columns.append(table[1][at[hit]])
+        return np.concatenate(rows), np.concatenate(columns)
 
 
 def _strip_word(chunk: str) -> str:
@@ -321,25 +485,38 @@ def _strip_word(chunk: str) -> str:
     return chunk[start:end]
 
 
-def _class_weights(model: Any) -> np.ndarray:
-    """Return a dense (n_classes, n_features) weight matrix of the linear model behind the calibration."""
-    estimators = [c.estimator for c in getattr(model, "calibrated_classifiers_", [])] or [model]
+def _linear_weights(model: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Return (n_classes, n_features) weights and intercepts of the calibrated linear model."""
+    calibrated = getattr(model, "calibrated_classifiers_", None)
+    estimators = [c.estimator for c in calibrated] if calibrated else [model]
     coef = np.mean([np.asarray(e.coef_, dtype=np.float64) for e in estimators], axis=0)
-    if coef.shape[0] == 1:  # binary: one weight vector that argues for classes_[1]
+    intercept = np.mean([np.ravel(e.intercept_).astype(np.float64) for e in estimators], axis=0)
+    if coef.shape[0] == 1:  # binary: one weight vector arguing for classes_[1], logits (-d, d)
         coef = np.vstack([-coef[0], coef[0]])
-    return coef
+        intercept = np.array([-intercept[0], intercept[0]])
+    return coef, intercept
 
 
-_EXPLAINERS: weakref.WeakKeyDictionary[Pipeline, _Explainer] = weakref.WeakKeyDictionary()
-_EXPLAINERS_LOCK = threading.Lock()
+def _temperature(model: Any) -> float | None:
+    """Return beta of a single temperature-scaled linear model, or None for anything else."""
+    calibrated = getattr(model, "calibrated_classifiers_", None)
+    if not calibrated or len(calibrated) != 1 or calibrated[0].method != "temperature":
+        return None
+    if not hasattr(calibrated[0].estimator, "decision_function"):
+        return None
+    return float(calibrated[0].calibrators[0].beta_)
 
 
-def _explainer(pipeline: Pipeline) -> _Explainer:
-    """Return the pipeline's cached explainer, building it once under a lock."""
-    explainer = _EXPLAINERS.get(pipeline)
-    if explainer is None:
-        with _EXPLAINERS_LOCK:
-            explainer = _EXPLAINERS.get(pipeline)
-            if explainer is None:
-                explainer = _EXPLAINERS[pipeline] = _Explainer(pipeline)
-    return explainer
+_COMPILED: weakref.WeakKeyDictionary[Pipeline, _Compiled] = weakref.WeakKeyDictionary()
+_COMPILED_LOCK = threading.Lock()
+
+
+def _compiled(pipeline: Pipeline) -> _Compiled:
+    """Return the pipeline's inference tables, building them once under a lock."""
+    compiled = _COMPILED.get(pipeline)
+    if compiled is None:
+        with _COMPILED_LOCK:
+            compiled = _COMPILED.get(pipeline)
+            if compiled is None:
+                compiled = _COMPILED[pipeline] = _Compiled(pipeline)
+    return compiled

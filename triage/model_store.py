@@ -85,7 +85,7 @@ def save_version(
     parent: str | None,
     now: datetime,
 ) -> dict[str, Any]:
-    """Write a new version folder atomically (temp folder, fsync, rename) and return its manifest."""
+    """Write a new version folder atomically (temp folder, fsync, rename); return its manifest."""
     if not pipelines:
         raise ValueError("no pipelines to save")
     if parent is not None and not is_version_id(parent):
@@ -178,7 +178,7 @@ def load_version(models_dir: str | Path, version: str) -> LoadedModel:
 
 
 def list_versions(models_dir: str | Path) -> list[dict[str, Any]]:
-    """Return the manifests of the readable versions, oldest first; temp and broken folders are skipped."""
+    """Return the manifests of readable versions, oldest first, skipping temp and broken folders."""
     models_dir = Path(models_dir)
     if not models_dir.is_dir():
         return []

@@ -13,11 +13,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import accuracy_score, confusion_matrix, f1_score, precision_recall_fscore_support
+from sklearn.metrics import (
+    accuracy_score,
+    confusion_matrix,
+    f1_score,
+    precision_recall_fscore_support,
+)
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 
-from triage.classifier import build_pipeline, predict_proba_labels
+from triage.classifier import DEFAULTS, build_pipeline, fit_pipeline, predict_proba_labels
 
 TARGETS = ("priority", "category")
 MIN_CLASS_ROWS = 5
@@ -43,7 +48,7 @@ class TrainingDataError(ValueError):
 
 @dataclass(frozen=True)
 class TrainingData:
-    """Ticket records with their labels per target, a fingerprint of the rows and where they came from.
+    """Ticket records with labels per target, a fingerprint of the rows and where they came from.
 
     Column mapping: with one text column its text becomes the record's "description"; with two
     or more, the first becomes "subject" and the others, joined by newlines, "description".
@@ -99,7 +104,7 @@ class TrainingData:
 
 @dataclass(frozen=True)
 class TrainResult:
-    """Pipelines fitted on all rows, held-out metrics per target and training info for the manifest."""
+    """Pipelines fitted on all rows, held-out metrics per target and training info."""
 
     pipelines: dict[str, Pipeline]
     metrics: dict[str, dict[str, Any]]
@@ -115,7 +120,7 @@ def load_csv(
     context_columns: Sequence[str] | Mapping[str, str] = (),
     min_class_rows: int = MIN_CLASS_ROWS,
 ) -> TrainingData:
-    """Read a UTF-8 CSV (BOM allowed) with a header row into training data, or raise TrainingDataError."""
+    """Read a UTF-8 CSV (BOM allowed) with a header row, or raise TrainingDataError."""
     path = Path(path)
     if not path.is_file():
         raise TrainingDataError(f"file not found: {path}")
@@ -200,14 +205,7 @@ def _build(
                 row=number,
                 column=text_columns[0],
             )
-        if len(texts) == 1:
-            record = {"subject": "", "description": texts[0]}
-        else:
-            record = {"subject": texts[0], "description": "\n".join(t for t in texts[1:] if t)}
-        for column, key in context_columns.items():
-            value = _clean(row.get(column))
-            if value:
-                record[key] = value
+        record = _record(row, text_columns, context_columns)
         for target, column in targets.items():
             label = _clean(row.get(column))
             if not label:
@@ -239,6 +237,70 @@ def _build(
     return TrainingData(records, labels, fingerprint(records, labels), source, columns)
 
 
+def _record(
+    row: Mapping[str, Any], text_columns: Sequence[str], context_columns: Mapping[str, str]
+) -> dict[str, str]:
+    """Map one row to a ticket record: the documented text mapping plus non-empty context."""
+    texts = [_clean(row.get(column)) for column in text_columns]
+    if len(texts) == 1:
+        record = {"subject": "", "description": texts[0]}
+    else:
+        record = {"subject": texts[0], "description": "\n".join(t for t in texts[1:] if t)}
+    for column, key in context_columns.items():
+        value = _clean(row.get(column))
+        if value:
+            record[key] = value
+    return record
+
+
+@dataclass(frozen=True)
+class CsvRows:
+    """The raw cells of a CSV file: its header and one list of values per data row."""
+
+    fieldnames: list[str]
+    rows: list[list[str]]
+
+
+def read_records(
+    path: str | Path,
+    *,
+    text_columns: Sequence[str],
+    context_columns: Sequence[str] | Mapping[str, str] = (),
+) -> tuple[CsvRows, list[dict[str, str]]]:
+    """Read a CSV to score: its raw rows and one ticket record per row, mapped as in load_csv."""
+    path = Path(path)
+    if not path.is_file():
+        raise TrainingDataError(f"file not found: {path}")
+    if isinstance(text_columns, str):
+        text_columns = [text_columns]
+    if not text_columns:
+        raise TrainingDataError("no text column given")
+    if not isinstance(context_columns, Mapping):
+        context_columns = {column: column for column in context_columns}
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            reader = csv.reader(handle)
+            header = next(reader, None)
+            if not header:
+                raise TrainingDataError(f"file is empty: {path}")
+            for column in [*text_columns, *context_columns]:
+                if column not in header:
+                    raise TrainingDataError(
+                        f"missing column; the available columns are: {', '.join(header)}",
+                        row=1,
+                        column=column,
+                    )
+            rows = list(reader)
+    except UnicodeDecodeError as exc:
+        raise TrainingDataError(f"file is not UTF-8 text: {exc}") from None
+    except csv.Error as exc:
+        raise TrainingDataError(f"not a readable CSV file: {exc}") from None
+    records = [
+        _record(dict(zip(header, row, strict=False)), text_columns, context_columns) for row in rows
+    ]
+    return CsvRows(list(header), rows), records
+
+
 def _clean(value: Any) -> str:
     """Return a cell as stripped text, with None as empty."""
     return "" if value is None else str(value).strip()
@@ -263,7 +325,7 @@ def train(
     seed: int = 0,
     **hyper: Any,
 ) -> TrainResult:
-    """Fit one pipeline per target: measure on a stratified held-out split, then refit on all rows."""
+    """Fit one pipeline per target: score a stratified held-out split, then refit on all rows."""
     report = progress or (lambda step, fraction: None)
     targets = data.targets
     pipelines: dict[str, Pipeline] = {}
@@ -280,7 +342,7 @@ def train(
         )
         report(f"{target}: fitting on {len(train_idx)} rows", done / steps)
         pipeline = build_pipeline(context_fields=data.context_fields, **hyper)
-        pipeline.fit([records[i] for i in train_idx], [labels[i] for i in train_idx])
+        fit_pipeline(pipeline, [records[i] for i in train_idx], [labels[i] for i in train_idx])
         done += 1
         report(f"{target}: evaluating on {len(test_idx)} held-out rows", done / steps)
         metrics[target] = evaluate(
@@ -289,7 +351,7 @@ def train(
         done += 1
         report(f"{target}: refitting on all {len(labels)} rows", done / steps)
         final = build_pipeline(context_fields=data.context_fields, **hyper)
-        pipelines[target] = final.fit(records, labels)
+        pipelines[target] = fit_pipeline(final, records, labels)
         done += 1
     report("done", 1.0)
     training = {
@@ -299,12 +361,14 @@ def train(
         "columns": data.columns,
         "holdout": holdout,
         "seed": seed,
-        "hyper": dict(hyper),
+        "hyper": {**DEFAULTS, **hyper},
     }
     return TrainResult(pipelines, metrics, training)
 
 
-def evaluate(pipeline: Pipeline, records: Sequence[Mapping[str, Any]], labels: Sequence[str]) -> dict:
+def evaluate(
+    pipeline: Pipeline, records: Sequence[Mapping[str, Any]], labels: Sequence[str]
+) -> dict:
     """Return accuracy, F1 scores, per-class figures, calibration error and confusion matrix."""
     predicted, confidence = predict_proba_labels(pipeline, records)
     truth = np.asarray(labels, dtype=object)
@@ -367,36 +431,41 @@ def calibration(
 
 
 def plot_confusion(metrics: Mapping[str, Any], path: str | Path, *, title: str = "") -> Path:
-    """Write the confusion matrix, normalised per true class, as a PNG readable up to ~100 classes."""
-    from matplotlib.figure import Figure
+    """Write the confusion matrix as a PNG: colour is the share of the true class, text a count."""
+    from matplotlib.figure import Figure  # no pyplot: no global backend state, Agg canvas
 
-    labels = list(metrics["confusion"]["labels"])
+    labels = [str(label) for label in metrics["confusion"]["labels"]]
     matrix = np.asarray(metrics["confusion"]["matrix"], dtype=float)
     totals = matrix.sum(axis=1, keepdims=True)
     share = np.divide(matrix, totals, out=np.zeros_like(matrix), where=totals > 0)
     n = len(labels)
-    size = max(5.0, 0.22 * n + 3.0)
-    font = 9 if n <= 20 else max(4.0, 9 - n / 20)
-    figure = Figure(figsize=(size, size), dpi=100 if n <= 40 else 130, layout="constrained")
-    axes = figure.add_subplot()
-    image = axes.imshow(share, cmap="Blues", vmin=0.0, vmax=1.0)
+    cell = 0.5 if n <= 10 else 0.24  # inches per class, so 77 classes stay legible
+    font = 9.0 if n <= 10 else 7.0
+    side = max(3.0, cell * n)
+    margin = max((len(label) for label in labels), default=1) * font * 0.6 / 72 + 0.6
+    width, height = margin + side + 1.3, margin + side + 0.7
+    figure = Figure(figsize=(width, height), dpi=100)
+    axes = figure.add_axes((margin / width, margin / height, side / width, side / height))
+    image = axes.imshow(share, cmap="Blues", vmin=0.0, vmax=1.0, aspect="auto")
     axes.set_xticks(range(n), labels, rotation=90, fontsize=font)
     axes.set_yticks(range(n), labels, fontsize=font)
     axes.set_xlabel("predicted")
     axes.set_ylabel("true")
-    if n <= 20:
-        for i in range(n):
-            for j in range(n):
-                if matrix[i, j]:
-                    color = "white" if share[i, j] > 0.5 else "black"
-                    axes.text(j, i, int(matrix[i, j]), ha="center", va="center", fontsize=font,
-                              color=color)
-    accuracy = metrics.get("accuracy")
-    heading = title or "Confusion matrix (row-normalised)"
-    if accuracy is not None:
-        heading += f" — accuracy {accuracy:.3f}, macro-F1 {metrics.get('macro_f1', 0):.3f}"
+    for i, j in zip(*np.nonzero(matrix), strict=True):
+        colour = "white" if share[i, j] > 0.5 else "black"
+        axes.text(
+            j, i, int(matrix[i, j]), ha="center", va="center", fontsize=font - 1, color=colour
+        )
+    heading = title or "Confusion matrix"
+    if metrics.get("accuracy") is not None:
+        heading += (
+            f" (accuracy {metrics['accuracy']:.3f}, macro-F1 {metrics.get('macro_f1', 0):.3f})"
+        )
     axes.set_title(heading, fontsize=10)
-    figure.colorbar(image, ax=axes, shrink=0.6, label="share of true class")
+    bar = figure.add_axes(
+        ((margin + side + 0.2) / width, margin / height, 0.2 / width, side / height)
+    )
+    figure.colorbar(image, cax=bar, label="share of the true class")
     path = Path(path)
     figure.savefig(path, format="png")
     return path
