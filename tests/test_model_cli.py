@@ -16,26 +16,45 @@ from tests.conftest import DEMO_CSV
 def export_csv(tmp_path) -> Path:
     """A team's own export: Portuguese column names, 600 demo tickets."""
     path = tmp_path / "export.csv"
-    with DEMO_CSV.open(encoding="utf-8", newline="") as src, path.open(
-        "w", encoding="utf-8", newline=""
-    ) as dst:
+    with (
+        DEMO_CSV.open(encoding="utf-8", newline="") as src,
+        path.open("w", encoding="utf-8", newline="") as dst,
+    ):
         reader = csv.DictReader(src)
         writer = csv.writer(dst)
         writer.writerow(["assunto", "texto", "prioridade", "categoria", "canal"])
         for i, row in enumerate(reader):
             if i == 600:
                 break
-            writer.writerow([row["subject"], row["description"], row["priority"],
-                             row["category"], row["channel"]])
+            writer.writerow(
+                [
+                    row["subject"],
+                    row["description"],
+                    row["priority"],
+                    row["category"],
+                    row["channel"],
+                ]
+            )
     return path
 
 
 def _train(runner, export_csv, *extra) -> str:
-    result = runner.invoke(args=[
-        "train", "--data", str(export_csv), "--text-columns", "assunto,texto",
-        "--priority-column", "prioridade", "--category-column", "categoria",
-        "--context-columns", "canal", *extra,
-    ])
+    result = runner.invoke(
+        args=[
+            "train",
+            "--data",
+            str(export_csv),
+            "--text-columns",
+            "assunto,texto",
+            "--priority-column",
+            "prioridade",
+            "--category-column",
+            "categoria",
+            "--context-columns",
+            "canal",
+            *extra,
+        ]
+    )
     assert result.exit_code == 0, result.output
     return re.search(r"version (\S+) registered", result.output).group(1)
 
@@ -50,19 +69,42 @@ def test_train_evaluate_predict_activate_and_roll_back(
     assert "sha256" in json.dumps(manifest)
 
     plot = tmp_path / "cm.png"
-    result = runner.invoke(args=["evaluate", "--model", version, "--data", str(export_csv),
-                                 "--text-columns", "assunto,texto", "--category-column",
-                                 "categoria", "--plot", str(plot)])
+    result = runner.invoke(
+        args=[
+            "evaluate",
+            "--model",
+            version,
+            "--data",
+            str(export_csv),
+            "--text-columns",
+            "assunto,texto",
+            "--category-column",
+            "categoria",
+            "--plot",
+            str(plot),
+        ]
+    )
     assert result.exit_code == 0, result.output
-    report = json.loads(result.output[result.output.index("{"):])
+    report = json.loads(result.output[result.output.index("{") :])
     category = report["targets"]["category"]
     assert {"accuracy", "macro_f1", "per_class", "ece", "confusion"} <= set(category)
     assert category["accuracy"] > 0.8  # evaluated on its own training rows
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
     out = tmp_path / "preds.csv"
-    result = runner.invoke(args=["predict", "--model", version, "--data", str(export_csv),
-                                 "--text-columns", "assunto,texto", "--out", str(out)])
+    result = runner.invoke(
+        args=[
+            "predict",
+            "--model",
+            version,
+            "--data",
+            str(export_csv),
+            "--text-columns",
+            "assunto,texto",
+            "--out",
+            str(out),
+        ]
+    )
     assert result.exit_code == 0, result.output
     with out.open(encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
@@ -113,25 +155,39 @@ def test_activate_refuses_a_tampered_artifact(app, runner, export_csv):
     assert "hash" in result.output
 
 
-def test_service_keeps_its_model_when_the_new_one_is_corrupt(
-    app, runner, client, keys, export_csv, active_model
+@pytest.mark.parametrize("worker", ["running", "freshly started"])
+def test_service_keeps_a_good_model_when_the_new_one_is_corrupt(
+    app, runner, client, keys, export_csv, active_model, worker
 ):
-    from triage import db
+    from triage import create_app, db
     from triage.tables import ModelActivation
 
+    assert client.get("/api/v1/ready").get_json()["models"]["category"] == active_model
     version = _train(runner, export_csv)
     (Path(app.config["MODELS_DIR"]) / version / "model.joblib").write_bytes(b"not a model")
     with app.app_context():  # as if activated by another host whose file was fine
         s = db.session()
         for target in ("priority", "category"):
-            s.add(ModelActivation(target=target, version=version, action="activate",
-                                  actor="test", reason="corrupt here"))
+            s.add(
+                ModelActivation(
+                    target=target,
+                    version=version,
+                    action="activate",
+                    actor="test",
+                    reason="corrupt here",
+                )
+            )
         s.commit()
+    if worker == "freshly started":  # a new worker has no earlier model in memory
+        client = create_app({**app.config}).test_client()
     ready = client.get("/api/v1/ready").get_json()
     assert ready["status"] == "degraded"
     assert ready["models"] == {"priority": active_model, "category": active_model}
     assert any(version in p and "refused" in p for p in ready["problems"])
-    preview = client.post("/api/v1/triage", headers=keys.header(keys.intake),
-                          json={"subject": "Erro", "description": "O app fecha sozinho"})
+    preview = client.post(
+        "/api/v1/triage",
+        headers=keys.header(keys.intake),
+        json={"subject": "Erro", "description": "O app fecha sozinho"},
+    )
     assert preview.status_code == 200
     assert preview.get_json()["model_versions"]["category"] == active_model

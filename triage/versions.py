@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from triage import model_store, training
-from triage.serving import active_versions
+from triage.serving import activation_stack, active_versions
 from triage.tables import ModelActivation, ModelStatus, ModelVersion, utcnow
 
 TARGETS = ("priority", "category")
@@ -92,21 +92,6 @@ def activate(
     s.flush()
     _refresh_statuses(s)
     return rows
-
-
-def activation_stack(s: Session, target: str) -> list[str]:
-    """Replay the activation log of a target: activations push, rollbacks pop."""
-    stack: list[str] = []
-    log = s.scalars(
-        select(ModelActivation).where(ModelActivation.target == target).order_by(ModelActivation.id)
-    )
-    for row in log:
-        if row.action == "rollback":
-            if stack:
-                stack.pop()
-        elif row.version is not None:
-            stack.append(row.version)
-    return stack
 
 
 def rollback(
