@@ -22,10 +22,16 @@ def test_corrections_and_confirmations_are_feedback_and_unreviewed_ones_are_not(
     corrected, confirmed, untouched = (_create(client, keys) for _ in range(3))
     other = "urgent" if corrected["priority"] != "urgent" else "low"
     agent = keys.header(keys.agent)
-    client.patch(f"/api/v1/tickets/{corrected['id']}", headers=agent,
-                 json={"priority": other, "reason": "cliente parado"})
-    client.patch(f"/api/v1/tickets/{confirmed['id']}", headers=agent,
-                 json={"category": confirmed["category"], "reason": "confere"})
+    client.patch(
+        f"/api/v1/tickets/{corrected['id']}",
+        headers=agent,
+        json={"priority": other, "reason": "cliente parado"},
+    )
+    client.patch(
+        f"/api/v1/tickets/{confirmed['id']}",
+        headers=agent,
+        json={"category": confirmed["category"], "reason": "confere"},
+    )
     with app.app_context():
         rows = {r.ticket_id: r for r in feedback_rows(db.session())}
     assert set(rows) == {corrected["id"], confirmed["id"]}
@@ -35,6 +41,8 @@ def test_corrections_and_confirmations_are_feedback_and_unreviewed_ones_are_not(
     assert fixed.priority_predicted == corrected["decision"]["priority"]["model_label"]
     assert fixed.category is None  # nobody looked at the category: not ground truth
     assert fixed.model_version == active_model
+    assert fixed.priority_model_version == active_model
+    assert fixed.priority_confidence == corrected["decision"]["priority"]["confidence"]
     assert fixed.was_corrected
     kept = rows[confirmed["id"]]
     assert kept.category == confirmed["category"]

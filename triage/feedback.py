@@ -35,9 +35,13 @@ class FeedbackRow:
     priority: str | None
     priority_label_source: str | None  # "corrected", "confirmed" or None (no human label)
     priority_predicted: str | None
+    priority_confidence: float | None
+    priority_model_version: str | None
     category: str | None
     category_label_source: str | None
     category_predicted: str | None
+    category_confidence: float | None
+    category_model_version: str | None
     model_version: str | None
     labelled_at: datetime | None
 
@@ -95,6 +99,7 @@ def _corrections(s: Session, ticket_ids: list[int]) -> dict[int, dict[str, Ticke
 def _row(t: Ticket, corrections: dict[str, TicketEvent]) -> FeedbackRow:
     decision = t.decision or {}
     labels: dict[str, tuple[str | None, str | None, str | None]] = {}
+    served = decision.get("model_versions") or {}
     for target in TARGETS:
         predicted = (decision.get(target) or {}).get("model_label")
         human = getattr(t, f"{target}_human_set")
@@ -119,9 +124,13 @@ def _row(t: Ticket, corrections: dict[str, TicketEvent]) -> FeedbackRow:
         priority=labels["priority"][0],
         priority_label_source=labels["priority"][1],
         priority_predicted=labels["priority"][2],
+        priority_confidence=(decision.get("priority") or {}).get("confidence"),
+        priority_model_version=served.get("priority"),
         category=labels["category"][0],
         category_label_source=labels["category"][1],
         category_predicted=labels["category"][2],
+        category_confidence=(decision.get("category") or {}).get("confidence"),
+        category_model_version=served.get("category"),
         model_version=t.model_version,
         labelled_at=at,
     )
