@@ -173,8 +173,9 @@ def register_commands(app: Flask) -> None:
     """Add every triage command to app.cli (FlaskGroup and the test runner find them there)."""
     from triage.config_cli import COMMANDS as CONFIG_COMMANDS
     from triage.model_cli import COMMANDS as MODEL_COMMANDS
+    from triage.sla_cli import COMMANDS as SLA_COMMANDS
 
-    for command in (*COMMANDS, *MODEL_COMMANDS, *CONFIG_COMMANDS):
+    for command in (*COMMANDS, *MODEL_COMMANDS, *CONFIG_COMMANDS, *SLA_COMMANDS):
         app.cli.add_command(command)
 
 

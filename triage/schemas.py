@@ -251,3 +251,47 @@ class ErrorOut(Out):
     error: str
     message: str
     fields: dict[str, str]
+
+
+# ---- queues (triage/queues.py, triage/api/queues.py) ----
+
+
+class QueueSummary(Out):
+    """One queue and what it holds now."""
+
+    id: int
+    name: str
+    title: str
+    is_triage: bool
+    open: int = Field(description="Tickets not resolved or closed (new, open, pending).")
+    unassigned: int = Field(description="Workable tickets (new, open) nobody has claimed.")
+    pending: int = Field(description="Tickets waiting on the customer (SLA clock paused).")
+    by_priority: dict[str, int] = Field(description="Open tickets per priority.")
+    at_risk: int = Field(description="Open tickets whose SLA is at risk.")
+    breached: int = Field(description="Open tickets whose SLA is breached.")
+
+
+class QueueList(Out):
+    items: list[QueueSummary]
+
+
+class QueueTicketQuery(Strict):
+    """Paging of a queue's tickets, which come in queue order."""
+
+    model_config = ConfigDict(extra="forbid", strict=False)
+
+    unassigned: bool | None = Field(
+        None, description="true: only claimable tickets; false: only assigned ones."
+    )
+    limit: Annotated[int, Field(ge=1, le=200)] = 50
+    offset: Annotated[int, Field(ge=0, le=1_000_000)] = Field(
+        0, description="The next_offset of the previous page."
+    )
+
+
+class QueueTicketPage(Out):
+    """Workable tickets (new, open) by SLA due time, then priority, then age."""
+
+    queue: QueueRef
+    items: list[TicketOut]
+    next_offset: int | None

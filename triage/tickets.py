@@ -221,7 +221,8 @@ def list_tickets(
 # ---- agent changes ----
 
 
-def _clock(t: Ticket) -> sla.SlaClock:
+def ticket_clock(t: Ticket) -> sla.SlaClock:
+    """Return the SLA clock stored on a ticket row."""
     return sla.SlaClock(
         consumed_seconds=t.sla_consumed_seconds,
         running_since=t.sla_running_since,
@@ -337,7 +338,7 @@ def update_ticket(
             )
         )
 
-    clock = _clock(ticket)
+    clock = ticket_clock(ticket)
     if patch.priority is not None and patch.priority != ticket.priority:
         record("priority", ticket.priority, patch.priority, correction=True)
         ticket.priority, ticket.priority_source = patch.priority, actor.source
