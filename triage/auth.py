@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import threading
+import time
+import weakref
 from dataclasses import dataclass
 from datetime import datetime
 
-from flask import g, request
-from sqlalchemy import select
+from flask import current_app, g, request
+from sqlalchemy import Engine, bindparam, select
 from sqlalchemy.orm import Session
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -17,6 +20,11 @@ from triage.errors import ApiError
 from triage.tables import ApiKey, Role, Scope, User
 
 KEY_PREFIX = "trg_"
+# Built once and run on a pooled connection, not the request's ORM session: per request, building
+# the select and opening and closing a session cost more than the lookup itself (bench/api.py).
+_KEY_LOOKUP = select(ApiKey.id, ApiKey.scope, ApiKey.user_id, ApiKey.revoked_at).where(
+    ApiKey.key_hash == bindparam("key_hash")
+)
 
 
 @dataclass(frozen=True)
@@ -75,26 +83,54 @@ def authenticate(scopes: tuple[Scope, ...]) -> Principal:
         raise ApiError(401, "unauthorized", "Send an API key in the X-API-Key header.")
     if len(key) > 200 or not key.isascii():
         raise ApiError(401, "unauthorized", "Unknown or revoked API key.")
-    row = (
-        db.session()
-        .execute(
-            select(ApiKey.id, ApiKey.scope, ApiKey.user_id, ApiKey.revoked_at).where(
-                ApiKey.key_hash == hash_key(key)
-            )
-        )
-        .first()
-    )
-    if row is None or row.revoked_at is not None:
+    principal = _valid_key(hash_key(key))
+    if principal is None:
         raise ApiError(401, "unauthorized", "Unknown or revoked API key.")
-    if row.scope not in scopes:
+    if principal.scope not in scopes:
         raise ApiError(
             403,
             "forbidden",
-            f"A key of scope '{row.scope.value}' may not do this; needs one of: "
+            f"A key of scope '{principal.scope.value}' may not do this; needs one of: "
             + ", ".join(s.value for s in scopes),
         )
-    principal = Principal(key_id=row.id, scope=row.scope, user_id=row.user_id)
     g.principal = principal
+    return principal
+
+
+# Keys found valid, per engine (so per app) in this worker: key hash -> (checked at, principal).
+# Kept CATALOG_TTL_SECONDS, like the rest of the per-worker configuration, so a revoked key is
+# refused by every worker at most that long after revocation (at once with 0, as in the tests).
+# Unknown and revoked keys are never kept: they always ask the database.
+_VERIFIED: weakref.WeakKeyDictionary[Engine, dict[str, tuple[float, Principal]]] = (
+    weakref.WeakKeyDictionary()
+)
+_VERIFIED_LOCK = threading.Lock()
+_VERIFIED_MAX = 1024  # far more keys than an installation has; past it the cache starts over
+
+
+def _valid_key(key_hash: str) -> Principal | None:
+    """Return who holds the key with this hash if it exists and is not revoked, else None."""
+    engine = db.engine()
+    ttl = float(current_app.config["CATALOG_TTL_SECONDS"])
+    cache = _VERIFIED.get(engine)
+    if ttl > 0 and cache is not None:
+        hit = cache.get(key_hash)
+        if hit is not None and time.monotonic() - hit[0] < ttl:
+            return hit[1]
+    with engine.connect() as conn:
+        row = conn.execute(_KEY_LOOKUP, {"key_hash": key_hash}).first()
+    if row is None or row.revoked_at is not None:
+        if cache is not None:
+            cache.pop(key_hash, None)
+        return None
+    principal = Principal(key_id=row.id, scope=row.scope, user_id=row.user_id)
+    if ttl > 0:
+        if cache is None:
+            with _VERIFIED_LOCK:
+                cache = _VERIFIED.setdefault(engine, {})
+        if len(cache) >= _VERIFIED_MAX:
+            cache.clear()
+        cache[key_hash] = (time.monotonic(), principal)
     return principal
 
 

@@ -89,13 +89,14 @@ def create_api_key_command(name: str, scope: str, user_email: str | None) -> Non
 @click.argument("key_id", type=int)
 @with_appcontext
 def revoke_api_key_command(key_id: int) -> None:
-    """Revoke an API key by its id; requests with it are refused from now on."""
+    """Revoke an API key by its id; every worker refuses it within CATALOG_TTL_SECONDS."""
     s = db.session()
     row = revoke_api_key(s, key_id, now=utcnow())
     if row is None:
         raise click.ClickException(f"no API key {key_id}")
     s.commit()
-    click.echo(f"API key {row.id} ({row.name}) revoked")
+    ttl = current_app.config["CATALOG_TTL_SECONDS"]
+    click.echo(f"API key {row.id} ({row.name}) revoked; every worker refuses it within {ttl} s")
 
 
 @click.command("list-api-keys")

@@ -23,7 +23,8 @@ class DefaultConfig:
     REVIEW_THRESHOLD_CATEGORY = 0.50
     # How often each worker checks the database for a newly activated model, in seconds.
     MODEL_RELOAD_SECONDS = 2.0
-    # How long a worker keeps its cached copy of rules, queues and SLA policies, in seconds.
+    # How long a worker keeps its cached copy of rules, queues, SLA policies and verified API
+    # keys, in seconds: a change (or a revoked key) reaches every worker within this time.
     CATALOG_TTL_SECONDS = 2.0
     # SQLite busy timeout, in milliseconds.
     SQLITE_BUSY_TIMEOUT_MS = 10_000
