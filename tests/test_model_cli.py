@@ -157,7 +157,7 @@ def test_activate_refuses_a_tampered_artifact(app, runner, export_csv):
 
 @pytest.mark.parametrize("worker", ["running", "freshly started"])
 def test_service_keeps_a_good_model_when_the_new_one_is_corrupt(
-    app, runner, client, keys, export_csv, active_model, worker
+    app, runner, client, keys, export_csv, active_model, worker, request
 ):
     from triage import create_app, db
     from triage.tables import ModelActivation
@@ -179,7 +179,9 @@ def test_service_keeps_a_good_model_when_the_new_one_is_corrupt(
             )
         s.commit()
     if worker == "freshly started":  # a new worker has no earlier model in memory
-        client = create_app({**app.config}).test_client()
+        worker_app = create_app({**app.config})
+        request.addfinalizer(worker_app.extensions["triage"].engine.dispose)
+        client = worker_app.test_client()
     ready = client.get("/api/v1/ready").get_json()
     assert ready["status"] == "degraded"
     assert ready["models"] == {"priority": active_model, "category": active_model}
