@@ -54,6 +54,8 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = ROOT / ".venv" / "bin"
+from triage.cli import gunicorn_worker_args  # noqa: E402 - the same options as triage serve
+
 DEMO_CSV = ROOT / "triage" / "demo" / "tickets.csv"
 HOST = "127.0.0.1"
 TARGETS = ("bare", "preview", "tickets")
@@ -379,20 +381,6 @@ class Server:
                     pass
                 self.proc.wait(timeout=5)
         self._log.close()
-
-
-def gunicorn_worker_args(workers: int, threads: int) -> list[str]:
-    """Return the worker options `triage serve` gives gunicorn (cli.serve_command)."""
-    return [
-        "--workers",
-        str(workers),
-        "--worker-class",
-        "gthread",
-        "--threads",
-        str(threads),
-        "--access-logfile",
-        "-",
-    ]
 
 
 # ---------------------------------------------------------------- instance

@@ -139,6 +139,20 @@ def setup_command(admin_email: str) -> None:
         click.echo("=" * 72)
 
 
+def gunicorn_worker_args(workers: int, threads: int) -> list[str]:
+    """Return the worker options the service is served with (gthread workers, access log)."""
+    return [
+        "--workers",
+        str(workers),
+        "--worker-class",
+        "gthread",
+        "--threads",
+        str(threads),
+        "--access-logfile",
+        "-",
+    ]
+
+
 @click.command("serve")
 @click.option("--bind", default="127.0.0.1:5000", show_default=True)
 @click.option("--workers", default=2, show_default=True, type=int)
@@ -157,14 +171,7 @@ def serve_command(bind: str, workers: int, threads: int) -> None:
         gunicorn,
         "--bind",
         bind,
-        "--workers",
-        str(workers),
-        "--worker-class",
-        "gthread",
-        "--threads",
-        str(threads),
-        "--access-logfile",
-        "-",
+        *gunicorn_worker_args(workers, threads),
         "triage:create_app()",
     ]
     os.execve(gunicorn, args, env)  # noqa: S606 - replaces this process with the server
