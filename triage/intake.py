@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -13,8 +14,11 @@ from triage.decision import decide
 from triage.errors import ApiError
 from triage.schemas import DecisionOut, TicketInput
 from triage.serving import ServingModels
-from triage.tables import Ticket, Tier
+from triage.tables import Customer, Ticket, Tier
 from triage.tickets import create_ticket, facts_for, find_idempotent, request_hash, resolve_customer
+
+# Built once and run on a pooled connection: a preview reads one value and writes nothing.
+_CUSTOMER_TIER = select(Customer.tier).where(Customer.name == bindparam("name"))
 
 
 @dataclass(frozen=True)
@@ -29,13 +33,10 @@ class Context:
 
 def preview(s: Session, data: TicketInput, ctx: Context) -> DecisionOut:
     """Decide a ticket without storing anything (the customer's tier is read, not created)."""
-    from sqlalchemy import select
-
-    from triage.tables import Customer
-
     tier = data.tier
     if tier is None and data.customer:
-        tier = s.scalar(select(Customer.tier).where(Customer.name == data.customer))
+        with s.get_bind().connect() as conn:
+            tier = conn.execute(_CUSTOMER_TIER, {"name": data.customer}).scalar()
     return decide(
         facts_for(data, tier),
         catalog=ctx.catalog,
