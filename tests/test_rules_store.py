@@ -135,3 +135,35 @@ def test_matrix_import_is_validated_and_used(app, runner, client, keys, active_m
     result = runner.invoke(args=["matrix", "import", str(path)])
     assert result.exit_code != 0
     assert "team" in result.output
+
+
+def test_saving_one_rule_adds_or_updates_it_and_refuses_an_invalid_one(app):
+    from triage import db
+    from triage.rules import RuleError, RuleSpec
+    from triage.rules_store import current_rules, save_rule
+
+    spec = RuleSpec.model_validate(
+        {
+            "name": "vip-billing",
+            "position": 5,
+            "conditions": {"tiers": ["enterprise"]},
+            "actions": {"set_queue": "billing"},
+        }
+    )
+    with app.app_context():
+        s = db.session()
+        count = len(current_rules(s))
+        save_rule(s, spec)
+        save_rule(s, spec.model_copy(update={"position": 7}))
+        s.commit()
+        rules = {r.name: r for r in current_rules(s)}
+        assert len(rules) == count + 1
+        assert rules["vip-billing"].position == 7
+        assert rules["vip-billing"].actions.set_queue == "billing"
+        bad = spec.model_copy(
+            update={"actions": spec.actions.model_copy(update={"set_queue": "nowhere"})}
+        )
+        with pytest.raises(RuleError):
+            save_rule(s, bad)
+        s.rollback()
+        assert {r.name: r for r in current_rules(s)}["vip-billing"].actions.set_queue == "billing"

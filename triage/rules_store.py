@@ -31,27 +31,21 @@ def validate_rules(s: Session, specs: Sequence[rules_mod.RuleSpec]) -> rules_mod
     return rules_mod.compile_ruleset(specs, **_names(s))  # type: ignore[arg-type]
 
 
+def write_spec(row: Rule, spec: rules_mod.RuleSpec) -> Rule:
+    """Copy a spec onto a rule row (the one place a spec becomes a row)."""
+    data = spec.model_dump(mode="json")
+    row.name, row.description, row.position = spec.name, spec.description, spec.position
+    row.enabled, row.stop, row.override_human = spec.enabled, spec.stop, spec.override_human
+    row.match_all, row.conditions, row.actions = spec.match_all, data["conditions"], data["actions"]
+    row.updated_at = utcnow()
+    return row
+
+
 def replace_rules(s: Session, specs: Sequence[rules_mod.RuleSpec]) -> int:
     """Replace the whole rule set after validating it (the caller commits); returns the count."""
     validate_rules(s, specs)
     s.execute(delete(Rule))
-    now = utcnow()
-    for spec in specs:
-        data = spec.model_dump(mode="json")
-        s.add(
-            Rule(
-                name=spec.name,
-                description=spec.description,
-                position=spec.position,
-                enabled=spec.enabled,
-                stop=spec.stop,
-                override_human=spec.override_human,
-                match_all=spec.match_all,
-                conditions=data["conditions"],
-                actions=data["actions"],
-                updated_at=now,
-            )
-        )
+    s.add_all(write_spec(Rule(), spec) for spec in specs)
     s.flush()
     return len(specs)
 
@@ -60,12 +54,8 @@ def save_rule(s: Session, spec: rules_mod.RuleSpec) -> Rule:
     """Add or update one rule, validating the whole set it would make."""
     others = [r for r in current_rules(s) if r.name != spec.name]
     validate_rules(s, [*others, spec])
-    row = s.scalar(select(Rule).where(Rule.name == spec.name)) or Rule(name=spec.name)
-    data = spec.model_dump(mode="json")
-    row.description, row.position, row.enabled = spec.description, spec.position, spec.enabled
-    row.stop, row.override_human, row.match_all = spec.stop, spec.override_human, spec.match_all
-    row.conditions, row.actions, row.updated_at = data["conditions"], data["actions"], utcnow()
-    s.add(row)
+    row = s.scalar(select(Rule).where(Rule.name == spec.name)) or Rule()
+    s.add(write_spec(row, spec))
     s.flush()
     return row
 

@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from triage.priority_matrix import default_matrix
 from triage.rules import import_rules
+from triage.rules_store import write_spec
 from triage.tables import (
     BusinessCalendarRow,
     Category,
@@ -120,20 +121,7 @@ def seed_defaults(s: Session) -> list[str]:
     if s.scalar(select(Rule.id).limit(1)) is None:
         text = resources.files("triage").joinpath("default_rules.yaml").read_text("utf-8")
         for spec in import_rules(text, "yaml"):
-            data = spec.model_dump(mode="json")
-            s.add(
-                Rule(
-                    name=data["name"],
-                    description=data["description"],
-                    position=data["position"],
-                    enabled=data["enabled"],
-                    stop=data["stop"],
-                    override_human=data["override_human"],
-                    match_all=data["match_all"],
-                    conditions=data["conditions"],
-                    actions=data["actions"],
-                )
-            )
+            s.add(write_spec(Rule(), spec))
             added.append(f"rule {spec.name}")
     s.flush()
     return added
