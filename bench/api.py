@@ -46,15 +46,16 @@ import sys
 import tempfile
 import threading
 import time
-import urllib.parse
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from triage.cli import gunicorn_worker_args  # the same worker options as `triage serve`
+from triage.db import with_search_path
+
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = ROOT / ".venv" / "bin"
-from triage.cli import gunicorn_worker_args  # noqa: E402 - the same options as triage serve
 
 DEMO_CSV = ROOT / "triage" / "demo" / "tickets.csv"
 HOST = "127.0.0.1"
@@ -418,8 +419,7 @@ class PostgresSchema:
         self.engine = create_engine(url, connect_args={"connect_timeout": 5})
         with self.engine.begin() as conn:
             conn.execute(text(f'CREATE SCHEMA "{self.schema}"'))
-        sep = "&" if "?" in url else "?"
-        self.url = f"{url}{sep}options=" + urllib.parse.quote(f"-csearch_path={self.schema}")
+        self.url = with_search_path(url, self.schema)
 
     def close(self) -> None:
         with self.engine.begin() as conn:

@@ -250,8 +250,7 @@ class PostgresTarget:
         self.admin = create_engine(url)
         with self.admin.begin() as conn:
             conn.execute(text(f'CREATE SCHEMA "{self.schema}"'))
-        sep = "&" if "?" in url else "?"
-        self.url = f"{url}{sep}options=-csearch_path%3D{self.schema}"
+        self.url = db.with_search_path(url, self.schema)
         engine = db.make_engine(self.url)
         started = time.perf_counter()
         self.mix = build(engine, tickets, random.Random(11))

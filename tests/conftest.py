@@ -59,8 +59,7 @@ class TemplateDatabase:
             self.admin_engine = create_engine(url)
             with self.admin_engine.begin() as conn:
                 conn.execute(text(f'CREATE SCHEMA "{self.schema}"'))
-            sep = "&" if "?" in url else "?"
-            self.url = f"{url}{sep}options=-csearch_path%3D{self.schema}"
+            self.url = db.with_search_path(url, self.schema)
         else:
             self.template = workdir / "template.db"
             self.url = f"sqlite:///{self.template}"

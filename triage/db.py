@@ -20,6 +20,12 @@ def database_url(app: Flask) -> str:
     return f"sqlite:///{Path(app.instance_path) / 'triage.db'}"
 
 
+def with_search_path(url: str, schema: str) -> str:
+    """Return a PostgreSQL URL whose connections work in schema (tests and benchmarks)."""
+    sep = "&" if "?" in url else "?"
+    return f"{url}{sep}options=-csearch_path%3D{schema}"
+
+
 def make_engine(url: str, *, busy_timeout_ms: int = 10_000) -> Engine:
     """Create an engine; SQLite gets WAL, a busy timeout and foreign keys on every connection."""
     if url.startswith("sqlite"):
