@@ -181,7 +181,3 @@ class CatalogCache:
             return self._catalog
         finally:
             self._lock.release()
-
-    def invalidate(self) -> None:
-        """Forget the cached catalog so the next request reads the database."""
-        self._loaded_at = 0.0

@@ -14,7 +14,7 @@ from triage.decision import decide
 from triage.errors import ApiError
 from triage.schemas import DecisionOut, TicketInput
 from triage.serving import ServingModels
-from triage.tables import Customer, Ticket, Tier
+from triage.tables import Customer, Ticket
 from triage.tickets import create_ticket, facts_for, find_idempotent, request_hash, resolve_customer
 
 # Built once and run on a pooled connection: a preview reads one value and writes nothing.
@@ -74,7 +74,7 @@ def submit(
             return _replay(existing, body_hash)
     customer, tier = resolve_customer(s, data.customer, data.tier)
     decision = decide(
-        facts_for(data, tier if isinstance(tier, Tier) else None),
+        facts_for(data, tier),
         catalog=ctx.catalog,
         models=ctx.models,
         thresholds=ctx.thresholds,

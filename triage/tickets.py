@@ -26,7 +26,6 @@ TRANSITIONS: dict[Status, frozenset[Status]] = {
     Status.RESOLVED: frozenset({Status.OPEN, Status.CLOSED}),
     Status.CLOSED: frozenset(),
 }
-TRIAGE_FIELDS = ("status", "priority", "category", "queue", "assignee", "needs_review")
 
 
 @dataclass(frozen=True)
