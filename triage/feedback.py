@@ -15,6 +15,7 @@ from pathlib import Path
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
+from triage.decision import TicketFacts
 from triage.tables import Ticket, TicketEvent
 
 TARGETS = ("priority", "category")
@@ -46,16 +47,16 @@ class FeedbackRow:
     labelled_at: datetime | None
 
     def record(self) -> dict[str, str | None]:
-        """Return the record a classifier pipeline takes."""
-        return {
-            "subject": self.subject,
-            "description": self.description,
-            "customer_tier": self.customer_tier,
-            "channel": self.channel,
-            "stated_urgency": self.stated_urgency,
-            "impact": self.impact,
-            "language": self.language,
-        }
+        """Return the record a classifier pipeline takes (the same shape as at intake)."""
+        return TicketFacts(
+            subject=self.subject,
+            description=self.description,
+            tier=self.customer_tier,
+            channel=self.channel,
+            stated_urgency=self.stated_urgency,
+            impact=self.impact,
+            language=self.language,
+        ).record()
 
     @property
     def was_corrected(self) -> bool:
