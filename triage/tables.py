@@ -105,6 +105,13 @@ class SlaState(enum.StrEnum):
     MET = "met"
 
 
+class JobState(enum.StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
 class ModelStatus(enum.StrEnum):
     CANDIDATE = "candidate"
     ACTIVE = "active"
@@ -351,6 +358,7 @@ class TicketEvent(Base):
     """One change of one ticket field; append-only (the database refuses updates and deletes)."""
 
     __tablename__ = "ticket_events"
+    __table_args__ = (Index("ix_ticket_events_model_version_field", "model_version", "field"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
@@ -400,4 +408,42 @@ class ModelActivation(Base):
     action: Mapped[str] = mapped_column(String(20))
     actor: Mapped[str] = mapped_column(String(80))
     reason: Mapped[str | None] = mapped_column(Text)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Job(Base):
+    """A background job (model training): state, progress and outcome, seen by every worker."""
+
+    __tablename__ = "jobs"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    state: Mapped[JobState] = mapped_column(_enum(JobState), default=JobState.QUEUED, index=True)
+    backend: Mapped[str] = mapped_column(String(20))
+    params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    progress: Mapped[float] = mapped_column(Float, default=0.0)
+    message: Mapped[str | None] = mapped_column(Text)
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    error: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(80))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None]
+    heartbeat_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+
+
+class ShadowPrediction(Base):
+    """What a shadow version said about a stored ticket, beside what the serving version said."""
+
+    __tablename__ = "shadow_predictions"
+    __table_args__ = (Index("ix_shadow_predictions_version_target", "version", "target"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    ticket_id: Mapped[int] = mapped_column(ForeignKey("tickets.id"), index=True)
+    target: Mapped[str] = mapped_column(String(40))
+    version: Mapped[str] = mapped_column(String(64))
+    label: Mapped[str] = mapped_column(String(120))
+    confidence: Mapped[float] = mapped_column(Float)
+    serving_version: Mapped[str | None] = mapped_column(String(64))
+    serving_label: Mapped[str | None] = mapped_column(String(120))
     at: Mapped[datetime] = mapped_column(default=utcnow)
