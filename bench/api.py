@@ -12,8 +12,9 @@ What it does:
    intake API key parsed from its output. With --database-url the database is PostgreSQL, in a
    schema of its own (search_path) that is dropped at the end.
 2. Starts the service with `triage serve` (gunicorn, gthread workers) and bench/bare_app.py with
-   the same gunicorn settings, each on a free 127.0.0.1 port, access log to a file in the temp
-   folder for both.
+   the same gunicorn settings, each on a free 127.0.0.1 port, one log line per request to a file
+   in the temp folder for both (the service's JSON line, gunicorn's access log for the bare app).
+   The service's intake rate limit stays on with a budget no run can spend.
 3. Drives each target with N keep-alive HTTP/1.1 clients for --duration seconds after --warmup
    seconds, for every N in --clients, in --rounds interleaved rounds (bare, preview, tickets at
    1 client, then at 8, then the next round in reverse order), measuring req/s, latency and the
@@ -62,6 +63,8 @@ HOST = "127.0.0.1"
 TARGETS = ("bare", "preview", "tickets")
 PATHS = {"bare": "/predict", "preview": "/api/v1/triage", "tickets": "/api/v1/tickets"}
 EXPECTED_STATUS = {"bare": 200, "preview": 200, "tickets": 201}
+# Per API key, counted in each worker's memory: far above what the clients can send.
+BENCH_RATE_LIMIT = "100000000/minute"
 # The targets.
 MIN_THROUGHPUT_RATIO = 0.8
 MAX_P99_1_CLIENT_MS = 10.0
@@ -613,6 +616,9 @@ def main(argv: list[str] | None = None) -> int:
         env["TRIAGE_INSTANCE_PATH"] = str(workdir / "instance")
         env["TRIAGE_MODELS_DIR"] = str(workdir / "models")
         env.pop("TRIAGE_DATABASE_URL", None)
+        # The intake rate limit stays on (its cost is part of the service) with a budget no run
+        # reaches: the default 600/minute per key would answer most requests with 429.
+        env["TRIAGE_RATE_LIMIT_INTAKE"] = BENCH_RATE_LIMIT
         if args.database_url:
             pg = PostgresSchema(args.database_url)
             env["TRIAGE_DATABASE_URL"] = pg.url
@@ -652,6 +658,10 @@ def main(argv: list[str] | None = None) -> int:
                     "--bind",
                     f"{HOST}:{ports['bare']}",
                     *workers,
+                    # One line per request, as the service logs one JSON line per request (its
+                    # own gunicorn access log is off): a floor with no log would not be fair.
+                    "--access-logfile",
+                    "-",
                     "--pythonpath",
                     str(ROOT / "bench"),
                     "bare_app:create_app()",

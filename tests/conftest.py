@@ -48,6 +48,25 @@ def require_postgres(url: str = POSTGRES_URL) -> str:
     pytest.skip(f"PostgreSQL not reachable at {url}")
 
 
+REDIS_URL = os.environ.get("TRIAGE_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def require_redis(url: str = REDIS_URL) -> str:
+    """Return the Redis URL, failing in CI and skipping elsewhere when Redis does not answer."""
+    import redis
+
+    client = redis.Redis.from_url(url, socket_connect_timeout=2)
+    try:
+        client.ping()
+        return url
+    except redis.RedisError:
+        if IN_CI:
+            pytest.fail(f"Redis is required in CI and is not reachable at {url}")
+        pytest.skip(f"Redis not reachable at {url}")
+    finally:
+        client.close()
+
+
 class TemplateDatabase:
     """A migrated, seeded database that each test gets a clean copy of."""
 
@@ -102,24 +121,62 @@ def template_db(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TemplateDa
     template.close()
 
 
-@pytest.fixture(scope="session")
-def tiny_models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A models folder holding one small version trained on 900 demo tickets."""
+def _train_demo_version(folder: Path, start: int, stop: int) -> str:
+    """Train a small version on demo tickets start..stop into folder; return its version id."""
     from triage import model_store, training
     from triage.tables import utcnow
 
-    folder = tmp_path_factory.mktemp("models")
     with DEMO_CSV.open(encoding="utf-8", newline="") as fh:
-        rows = list(itertools.islice(csv.DictReader(fh), 900))
+        rows = list(itertools.islice(csv.DictReader(fh), start, stop))
     data = training.TrainingData.from_rows(
-        rows, text_columns=("subject", "description"), priority_column="priority",
-        category_column="category", source="demo (first 900 rows)",
+        rows,
+        text_columns=("subject", "description"),
+        priority_column="priority",
+        category_column="category",
+        source=f"demo (rows {start} to {stop})",
     )
     result = training.train(data)
-    manifest = model_store.save_version(folder, result.pipelines, training=result.training,
-                                        metrics=result.metrics, parent=None, now=utcnow())
-    (folder / "TINY_VERSION").write_text(manifest["version"])
+    manifest = model_store.save_version(
+        folder,
+        result.pipelines,
+        training=result.training,
+        metrics=result.metrics,
+        parent=None,
+        now=utcnow(),
+    )
+    return manifest["version"]
+
+
+@pytest.fixture(scope="session")
+def tiny_models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A models folder holding one small version trained on 900 demo tickets."""
+    folder = tmp_path_factory.mktemp("models")
+    (folder / "TINY_VERSION").write_text(_train_demo_version(folder, 0, 900))
     return folder
+
+
+@pytest.fixture(scope="session")
+def second_models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A models folder holding another small version, trained on demo tickets 900 to 1,800."""
+    folder = tmp_path_factory.mktemp("models2")
+    (folder / "VERSION").write_text(_train_demo_version(folder, 900, 1800))
+    return folder
+
+
+@pytest.fixture
+def second_version(app, second_models_dir: Path) -> str:
+    """Copy the second version into the test's models folder and register it as a candidate."""
+    from triage import model_store
+    from triage.versions import register_version
+
+    version = (second_models_dir / "VERSION").read_text()
+    target = Path(app.config["MODELS_DIR"]) / version
+    shutil.copytree(second_models_dir / version, target)
+    with app.app_context():
+        s = db.session()
+        register_version(s, model_store.read_manifest(target.parent, version), actor="test")
+        s.commit()
+    return version
 
 
 @pytest.fixture
@@ -162,6 +219,39 @@ def active_model(app, tiny_version: str) -> str:
         activate(s, tiny_version, actor="test", reason="fixture")
         s.commit()
     return tiny_version
+
+
+@pytest.fixture
+def base_csv(tmp_path: Path) -> Path:
+    """The first 900 demo tickets: the base data a retrain adds feedback to (small and fast)."""
+    path = tmp_path / "base.csv"
+    with (
+        DEMO_CSV.open(encoding="utf-8", newline="") as src,
+        path.open("w", encoding="utf-8", newline="") as dst,
+    ):
+        reader = csv.DictReader(src)
+        writer = csv.DictWriter(dst, fieldnames=reader.fieldnames)
+        writer.writeheader()
+        writer.writerows(itertools.islice(reader, 900))
+    return path
+
+
+@pytest.fixture
+def loop_app(app, base_csv: Path):
+    """The app set up for retraining tests: small base data, small gate and hold-out sizes."""
+    app.config.update(
+        TRAINING_BASE_DATA={
+            "path": str(base_csv),
+            "text_columns": ["subject", "description"],
+            "priority_column": "priority",
+            "category_column": "category",
+            "context_columns": ["customer_tier", "channel", "stated_urgency", "impact"],
+        },
+        FEEDBACK_RECENT_HOLDOUT=8,
+        MODEL_GATE_MIN_ROWS=5,
+        REDIS_URL=None,
+    )
+    return app
 
 
 @pytest.fixture

@@ -10,8 +10,11 @@ import numpy as np
 import pytest
 from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
+from sklearn.naive_bayes import MultinomialNB
+from sklearn.svm import LinearSVC
 
 from triage.classifier import (
+    NaiveBayesSVC,
     Prediction,
     TicketDocument,
     build_pipeline,
@@ -271,8 +274,14 @@ def test_concurrent_first_use_gives_the_same_answers(tickets):
 
 @pytest.mark.parametrize(
     "hyper",
-    [{"word_ngrams": (1, 1)}, {"word_ngrams": (1, 3)}, {"pair_window": 0}, {"word_min_df": 1}],
-    ids=["unigrams", "trigrams (scikit-learn path)", "no pairs", "min_df 1"],
+    [
+        {"word_ngrams": (1, 1)},
+        {"word_ngrams": (1, 3)},
+        {"pair_window": 0},
+        {"word_min_df": 1},
+        {"nb_weight": 0.0},
+    ],
+    ids=["unigrams", "trigrams (scikit-learn path)", "no pairs", "min_df 1", "svm alone"],
 )
 def test_every_configuration_predicts_like_scikit_learn(tickets, hyper):
     records, categories, _ = tickets
@@ -292,3 +301,30 @@ def test_training_is_reproducible(tickets):
     first = build_pipeline().fit(records, categories).predict_proba(records)
     second = build_pipeline().fit(records, categories).predict_proba(records)
     np.testing.assert_array_equal(first, second)
+
+
+@pytest.mark.parametrize("n_classes", [2, 4])
+def test_naive_bayes_svc_ranks_like_svm_plus_naive_bayes(tickets, n_classes):
+    records, categories, _ = tickets
+    keep = [i for i, c in enumerate(categories) if c in sorted(set(categories))[:n_classes]]
+    features = build_pipeline()[:2].fit([records[i] for i in keep])
+    X = features.transform([records[i] for i in keep])
+    y = np.asarray([categories[i] for i in keep])
+    merged = NaiveBayesSVC(nb_alpha=0.5, nb_weight=0.4).fit(X, y)
+    svm = LinearSVC(class_weight="balanced", random_state=0).fit(X, y)
+    nb = MultinomialNB(alpha=0.5).fit(X, y)
+    svm_scores = svm.decision_function(X)
+    if n_classes == 2:
+        svm_scores = np.column_stack([-svm_scores, svm_scores]) / 2
+    expected = svm_scores + 0.4 * nb.predict_joint_log_proba(X)
+    scores = merged.decision_function(X)
+    if n_classes == 2:
+        scores = np.column_stack([-scores, scores]) / 2
+    # Equal up to one shift per text, which neither the ranking nor a softmax sees.
+    np.testing.assert_allclose(
+        scores - scores.mean(axis=1, keepdims=True),
+        expected - expected.mean(axis=1, keepdims=True),
+        atol=1e-9,
+    )
+    assert merged.predict(X).tolist() == svm.classes_[expected.argmax(axis=1)].tolist()
+    assert merged.score(X, y) > 0.9

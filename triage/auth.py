@@ -20,6 +20,7 @@ from triage.errors import ApiError
 from triage.tables import ApiKey, Role, Scope, User
 
 KEY_PREFIX = "trg_"
+_KEY_HOLDER = "triage.key_holder"  # WSGI environ key: this request's verified key holder
 # Built once and run on a pooled connection, not the request's ORM session: per request, building
 # the select and opening and closing a session cost more than the lookup itself (bench/api.py).
 _KEY_LOOKUP = select(ApiKey.id, ApiKey.scope, ApiKey.user_id, ApiKey.revoked_at).where(
@@ -78,14 +79,11 @@ def _presented_key() -> str | None:
 
 def authenticate(scopes: tuple[Scope, ...]) -> Principal:
     """Return the caller of this request if its key is valid and its scope allowed, else 401/403."""
-    key = _presented_key()
-    if not key:
-        raise ApiError(401, "unauthorized", "Send an API key in the X-API-Key header.")
-    if len(key) > 200 or not key.isascii():
-        raise ApiError(401, "unauthorized", "Unknown or revoked API key.")
-    principal = _valid_key(hash_key(key))
+    # The rate limit's hook authenticates before the view does: the key is checked once per
+    # request (kept in the request's environ, which no other request shares), the scope every time.
+    principal = request.environ.get(_KEY_HOLDER)
     if principal is None:
-        raise ApiError(401, "unauthorized", "Unknown or revoked API key.")
+        principal = request.environ[_KEY_HOLDER] = _key_holder()
     if principal.scope not in scopes:
         raise ApiError(
             403,
@@ -94,6 +92,19 @@ def authenticate(scopes: tuple[Scope, ...]) -> Principal:
             + ", ".join(s.value for s in scopes),
         )
     g.principal = principal
+    return principal
+
+
+def _key_holder() -> Principal:
+    """Return who holds the presented key if it is valid (scope not checked), else 401."""
+    key = _presented_key()
+    if not key:
+        raise ApiError(401, "unauthorized", "Send an API key in the X-API-Key header.")
+    if len(key) > 200 or not key.isascii():
+        raise ApiError(401, "unauthorized", "Unknown or revoked API key.")
+    principal = _valid_key(hash_key(key))
+    if principal is None:
+        raise ApiError(401, "unauthorized", "Unknown or revoked API key.")
     return principal
 
 

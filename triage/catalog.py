@@ -15,7 +15,15 @@ from sqlalchemy.orm import Session, selectinload
 from triage import rules as rules_mod
 from triage.priority_matrix import PriorityMatrix, default_matrix
 from triage.sla import BusinessCalendar, SlaTargets
-from triage.tables import Category, Priority, Queue, Rule, Setting, SlaPolicy
+from triage.tables import (
+    BusinessCalendarRow,
+    Category,
+    Priority,
+    Queue,
+    Rule,
+    Setting,
+    SlaPolicy,
+)
 
 log = logging.getLogger(__name__)
 
@@ -156,6 +164,19 @@ def load_catalog(s: Session, now: datetime) -> Catalog:
     )
 
 
+# Every table load_catalog reads, whole and in a fixed order: equal rows compile to an equal
+# catalog, so a worker whose TTL ran out recompiles only when one of them changed.
+_SOURCES = [
+    select(*table.__table__.columns).order_by(*table.__table__.primary_key.columns)
+    for table in (Priority, Queue, Category, Setting, Rule, SlaPolicy, BusinessCalendarRow)
+]
+
+
+def catalog_source(s: Session, now: datetime) -> tuple[Any, ...]:
+    """Return what load_catalog would compile: the rows it reads and the year it builds around."""
+    return (now.year, *(tuple(s.execute(query)) for query in _SOURCES))
+
+
 class CatalogCache:
     """Keeps one compiled catalog per worker and re-reads it after a few seconds."""
 
@@ -163,6 +184,7 @@ class CatalogCache:
         self.ttl = ttl_seconds
         self._lock = threading.Lock()
         self._catalog: Catalog | None = None
+        self._source: tuple[Any, ...] = ()
         self._loaded_at = 0.0
 
     def get(self, s: Session, now: datetime) -> Catalog:
@@ -176,7 +198,12 @@ class CatalogCache:
             return catalog  # type: ignore[return-value] - not None: blocking=False only then
         try:
             if self._catalog is None or time.monotonic() - self._loaded_at >= self.ttl:
-                self._catalog = load_catalog(s, now)
+                # Reading the rows costs a tenth of compiling them (rules, holiday calendars),
+                # and this runs on a request's path every TTL.
+                source = catalog_source(s, now)
+                if self._catalog is None or source != self._source:
+                    self._catalog = load_catalog(s, now)
+                    self._source = source
                 self._loaded_at = time.monotonic()
             return self._catalog
         finally:

@@ -6,6 +6,7 @@ import os
 import secrets
 import shutil
 import sys
+from pathlib import Path
 
 import click
 from flask import Flask, current_app
@@ -113,8 +114,11 @@ def list_api_keys_command() -> None:
 @with_appcontext
 def setup_command(admin_email: str) -> None:
     """First run: schema, defaults, the demo model if none is active, an admin and an intake key."""
+    from triage.config import ensure_secret_key
     from triage.versions import ensure_demo_model
 
+    if ensure_secret_key(current_app.instance_path):
+        click.echo(f"wrote a random SECRET_KEY to {current_app.instance_path}/config.py")
     upgrade(db.engine())
     s = db.session()
     added = seed_defaults(s)
@@ -140,7 +144,7 @@ def setup_command(admin_email: str) -> None:
 
 
 def gunicorn_worker_args(workers: int, threads: int) -> list[str]:
-    """Return the worker options the service is served with (gthread workers, access log)."""
+    """Return the worker options the service is served with (gthread workers)."""
     return [
         "--workers",
         str(workers),
@@ -148,9 +152,17 @@ def gunicorn_worker_args(workers: int, threads: int) -> list[str]:
         "gthread",
         "--threads",
         str(threads),
-        "--access-logfile",
-        "-",
     ]
+
+
+def fresh_metrics_dir(env: dict[str, str], instance_path: str) -> str:
+    """Point PROMETHEUS_MULTIPROC_DIR at an emptied folder (default instance/prometheus)."""
+    folder = Path(env.get("PROMETHEUS_MULTIPROC_DIR") or Path(instance_path) / "prometheus")
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in folder.glob("*.db"):  # files of a previous run's workers would add up with ours
+        stale.unlink()
+    env["PROMETHEUS_MULTIPROC_DIR"] = str(folder)
+    return str(folder)
 
 
 @click.command("serve")
@@ -167,8 +179,11 @@ def serve_command(bind: str, workers: int, threads: int) -> None:
         raise click.ClickException("gunicorn is not installed")
     env = dict(os.environ)
     env.setdefault("TRIAGE_INSTANCE_PATH", current_app.instance_path)
+    fresh_metrics_dir(env, current_app.instance_path)
     args = [
         gunicorn,
+        "--config",
+        "python:triage.gunicorn_conf",
         "--bind",
         bind,
         *gunicorn_worker_args(workers, threads),
@@ -180,10 +195,11 @@ def serve_command(bind: str, workers: int, threads: int) -> None:
 def register_commands(app: Flask) -> None:
     """Add every triage command to app.cli (FlaskGroup and the test runner find them there)."""
     from triage.config_cli import COMMANDS as CONFIG_COMMANDS
+    from triage.jobs_cli import COMMANDS as JOB_COMMANDS
     from triage.model_cli import COMMANDS as MODEL_COMMANDS
     from triage.sla_cli import COMMANDS as SLA_COMMANDS
 
-    for command in (*COMMANDS, *MODEL_COMMANDS, *CONFIG_COMMANDS, *SLA_COMMANDS):
+    for command in (*COMMANDS, *MODEL_COMMANDS, *JOB_COMMANDS, *CONFIG_COMMANDS, *SLA_COMMANDS):
         app.cli.add_command(command)
 
 

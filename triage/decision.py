@@ -19,22 +19,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from triage import rules as rules_mod
 from triage import sla
 from triage.catalog import Catalog
 from triage.classifier import Prediction, predict
 from triage.priority_matrix import combine_priority, matrix_priority
-from triage.schemas import (
-    Alternative,
-    DecisionOut,
-    FieldDecision,
-    FiredRule,
-    MatrixInput,
-    QueueDecision,
-    SlaOut,
-    Term,
-)
+from triage.schemas import DecisionOut
 from triage.serving import ServingModels
 from triage.text import detect_language
 
@@ -74,20 +66,21 @@ def predict_all(models: ServingModels, facts: TicketFacts) -> dict[str, Predicti
     }
 
 
-def _field(pred: Prediction | None, version: str | None, threshold: float) -> FieldDecision:
+def _field(pred: Prediction | None, version: str | None, threshold: float) -> dict[str, Any]:
+    """Return a field's decision as DecisionOut validates it (one validation per decision)."""
     if pred is None:
-        return FieldDecision(value=None, source="default")
-    return FieldDecision(
-        value=pred.label,
-        source=f"model:{version}",
-        confidence=round(pred.confidence, 4),
-        needs_review=pred.confidence < threshold,
-        model_label=pred.label,
-        alternatives=[
-            Alternative(label=lbl, probability=round(p, 4)) for lbl, p in pred.alternatives
+        return {"value": None, "source": "default"}
+    return {
+        "value": pred.label,
+        "source": f"model:{version}",
+        "confidence": round(pred.confidence, 4),
+        "needs_review": pred.confidence < threshold,
+        "model_label": pred.label,
+        "alternatives": [
+            {"label": lbl, "probability": round(p, 4)} for lbl, p in pred.alternatives
         ],
-        explanation=[Term(term=t, weight=round(w, 4)) for t, w in pred.explanation],
-    )
+        "explanation": [{"term": t, "weight": round(w, 4)} for t, w in pred.explanation],
+    }
 
 
 def decide(
@@ -106,11 +99,11 @@ def decide(
 
     priority = _field(preds.get("priority"), models.version("priority"), thresholds["priority"])
     model_priority = None
-    if priority.value is not None:
-        if priority.value in catalog.priorities:
-            model_priority = (priority.value, priority.confidence or 0.0)
+    if priority["value"] is not None:
+        if priority["value"] in catalog.priorities:
+            model_priority = (priority["value"], priority.get("confidence") or 0.0)
         else:
-            reasons.append(f"model priority '{priority.value}' is not a configured priority")
+            reasons.append(f"model priority '{priority['value']}' is not a configured priority")
     matrix_value = matrix_priority(catalog.matrix, facts.impact, facts.stated_urgency)
     combined, winner = combine_priority(
         model_priority,
@@ -119,18 +112,16 @@ def decide(
         threshold=thresholds["priority"],
     )
     if winner == "matrix":
-        priority = priority.model_copy(update={"value": combined, "source": "matrix"})
+        priority.update(value=combined, source="matrix")
     elif winner == "none":
-        priority = priority.model_copy(
-            update={"value": catalog.default_priority, "source": "default"}
-        )
-    elif priority.needs_review:
+        priority.update(value=catalog.default_priority, source="default")
+    elif priority.get("needs_review"):
         reasons.append("priority confidence below threshold")
 
     category = _field(preds.get("category"), models.version("category"), thresholds["category"])
-    if category.value is None:
+    if category["value"] is None:
         reasons.append("no category model")
-    elif category.needs_review:
+    elif category.get("needs_review"):
         reasons.append("category confidence below threshold")
 
     rule_facts = rules_mod.TicketFacts(
@@ -144,13 +135,13 @@ def decide(
         predicted={t: (p.label, p.confidence) for t, p in preds.items()},
         human_set=frozenset(),
     )
-    outcome = rules_mod.evaluate(catalog.ruleset, rule_facts, base_priority=priority.value)
+    outcome = rules_mod.evaluate(catalog.ruleset, rule_facts, base_priority=priority["value"])
     if outcome.priority is not None:
         value, rule = outcome.priority
-        priority = priority.model_copy(update={"value": value, "source": f"rule:{rule}"})
+        priority.update(value=value, source=f"rule:{rule}")
     if outcome.category is not None:
         value, rule = outcome.category
-        category = category.model_copy(update={"value": value, "source": f"rule:{rule}"})
+        category.update(value=value, source=f"rule:{rule}")
         reasons = [r for r in reasons if not r.startswith(("category", "no category"))]
     if outcome.needs_review:
         reasons.extend(f"rule {name} asks for review" for name in outcome.review_rules)
@@ -159,54 +150,59 @@ def decide(
         queue_name, rule = outcome.queue
         queue_source = f"rule:{rule}"
     elif (
-        category.value is None
-        or category.value not in catalog.category_queue
-        or (category.needs_review and category.source.startswith("model:"))
+        category["value"] is None
+        or category["value"] not in catalog.category_queue
+        or (category.get("needs_review") and category["source"].startswith("model:"))
     ):
         queue_name, queue_source = catalog.triage_queue.name, "review"
-        if category.value is not None and category.value not in catalog.category_queue:
-            reasons.append(f"category '{category.value}' has no queue")
+        if category["value"] is not None and category["value"] not in catalog.category_queue:
+            reasons.append(f"category '{category['value']}' has no queue")
     else:
-        queue_name = catalog.category_queue[category.value]
-        queue_source = f"routing:{category.value}"
+        queue_name = catalog.category_queue[category["value"]]
+        queue_source = f"routing:{category['value']}"
     queue = catalog.queues[queue_name]
 
-    assert priority.value is not None
-    policy = catalog.policy_for(priority.value, facts.tier)
+    assert priority["value"] is not None
+    policy = catalog.policy_for(priority["value"], facts.tier)
     if policy is None:
-        sla_out = SlaOut(
-            policy=None,
-            calendar=None,
-            state="ok",
-            first_response_due_at=None,
-            resolution_due_at=None,
-        )
+        sla_out: dict[str, Any] = {
+            "policy": None,
+            "calendar": None,
+            "state": "ok",
+            "first_response_due_at": None,
+            "resolution_due_at": None,
+        }
     else:
         clock = sla.start_clock(now)
         due = sla.due_times(clock, policy.calendar, policy.targets, now)
-        sla_out = SlaOut(
-            policy=policy.name,
-            calendar=policy.calendar_name,
-            state="ok",
-            first_response_due_at=due.first_response_due,
-            resolution_due_at=due.resolution_due,
-            at_risk_at=sla.at_risk_at(clock, policy.calendar, policy.targets, now),
-        )
+        sla_out = {
+            "policy": policy.name,
+            "calendar": policy.calendar_name,
+            "state": "ok",
+            "first_response_due_at": due.first_response_due,
+            "resolution_due_at": due.resolution_due,
+            "at_risk_at": sla.at_risk_at(clock, policy.calendar, policy.targets, now),
+        }
 
     versions = {t: m.version for t, m in models.by_target.items()}
-    return DecisionOut(
-        priority=priority,
-        category=category,
-        queue=QueueDecision(name=queue.name, title=queue.title, source=queue_source),
-        needs_review=bool(reasons),
-        review_reasons=reasons,
-        tags=list(outcome.tags),
-        rules_fired=[FiredRule(name=f.name, matched=list(f.matched)) for f in outcome.fired],
-        matrix=MatrixInput(
-            impact=facts.impact, urgency=facts.stated_urgency, priority=matrix_value
-        ),
-        language=language,
-        model_versions=versions,
-        mode="model" if versions else "rules_only",
-        sla=sla_out,
+    # Built as plain data and validated once: a model per term and alternative cost twice as much.
+    return DecisionOut.model_validate(
+        {
+            "priority": priority,
+            "category": category,
+            "queue": {"name": queue.name, "title": queue.title, "source": queue_source},
+            "needs_review": bool(reasons),
+            "review_reasons": reasons,
+            "tags": list(outcome.tags),
+            "rules_fired": [{"name": f.name, "matched": list(f.matched)} for f in outcome.fired],
+            "matrix": {
+                "impact": facts.impact,
+                "urgency": facts.stated_urgency,
+                "priority": matrix_value,
+            },
+            "language": language,
+            "model_versions": versions,
+            "mode": "model" if versions else "rules_only",
+            "sla": sla_out,
+        }
     )

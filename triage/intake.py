@@ -9,12 +9,14 @@ from sqlalchemy import bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from triage import metrics
 from triage.catalog import Catalog
-from triage.decision import decide
+from triage.classifier import predict_proba_labels
+from triage.decision import TicketFacts, decide
 from triage.errors import ApiError
 from triage.schemas import DecisionOut, TicketInput
 from triage.serving import ServingModels
-from triage.tables import Customer, Ticket
+from triage.tables import Customer, ShadowPrediction, Ticket
 from triage.tickets import create_ticket, facts_for, find_idempotent, request_hash, resolve_customer
 
 # Built once and run on a pooled connection: a preview reads one value and writes nothing.
@@ -37,13 +39,45 @@ def preview(s: Session, data: TicketInput, ctx: Context) -> DecisionOut:
     if tier is None and data.customer:
         with s.get_bind().connect() as conn:
             tier = conn.execute(_CUSTOMER_TIER, {"name": data.customer}).scalar()
-    return decide(
+    decision = decide(
         facts_for(data, tier),
         catalog=ctx.catalog,
         models=ctx.models,
         thresholds=ctx.thresholds,
         now=ctx.now,
     )
+    metrics.record_decision(decision)
+    return decision
+
+
+def shadow_predictions(
+    ticket_id: int,
+    facts: TicketFacts,
+    models: ServingModels,
+    decision: DecisionOut,
+    now: datetime,
+) -> list[ShadowPrediction]:
+    """Return what the shadow version says about a stored ticket, beside the serving model."""
+    shadow = models.shadow
+    assert shadow is not None
+    record = facts.record()
+    rows = []
+    for target, pipeline in shadow.pipelines.items():
+        labels, confidences = predict_proba_labels(pipeline, [record])
+        field = getattr(decision, target)
+        rows.append(
+            ShadowPrediction(
+                ticket_id=ticket_id,
+                target=target,
+                version=shadow.version,
+                label=str(labels[0]),
+                confidence=float(confidences[0]),
+                serving_version=decision.model_versions.get(target),
+                serving_label=field.model_label,
+                at=now,
+            )
+        )
+    return rows
 
 
 def _replay(existing: Ticket, body_hash: str) -> tuple[Ticket, bool]:
@@ -73,13 +107,15 @@ def submit(
         if existing is not None:
             return _replay(existing, body_hash)
     customer, tier = resolve_customer(s, data.customer, data.tier)
+    facts = facts_for(data, tier)
     decision = decide(
-        facts_for(data, tier),
+        facts,
         catalog=ctx.catalog,
         models=ctx.models,
         thresholds=ctx.thresholds,
         now=ctx.now,
     )
+    metrics.record_decision(decision)
     ticket = create_ticket(
         s,
         data,
@@ -93,6 +129,8 @@ def submit(
         body_hash=body_hash,
         now=ctx.now,
     )
+    if ctx.models.shadow is not None:
+        s.add_all(shadow_predictions(ticket.id, facts, ctx.models, decision, ctx.now))
     try:
         s.commit()
     except IntegrityError:

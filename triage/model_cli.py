@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import csv
+import functools
 import json
 from collections.abc import Callable
 from pathlib import Path
 
 import click
+from flask import current_app
 from flask.cli import with_appcontext
 from sqlalchemy import select
 from tqdm import tqdm
@@ -16,14 +18,21 @@ from triage import db, model_store, training
 from triage.classifier import predict_proba_labels
 from triage.serving import active_versions
 from triage.tables import ModelVersion
-from triage.versions import VersionError, activate, models_dir, rollback, train_and_register
+from triage.versions import (
+    VersionError,
+    activate,
+    models_dir,
+    rollback,
+    train_and_register,
+    train_from_feedback,
+)
 
 
 def _columns(value: str | None) -> tuple[str, ...]:
     return tuple(c.strip() for c in value.split(",") if c.strip()) if value else ()
 
 
-def data_options(fn: Callable) -> Callable:
+def data_options(fn: Callable, *, data_required: bool = True) -> Callable:
     """Add the options that say which CSV columns hold the text and the labels."""
     fn = click.option(
         "--context-columns",
@@ -40,7 +49,11 @@ def data_options(fn: Callable) -> Callable:
         help="Comma-separated text columns, in order.",
     )(fn)
     fn = click.option(
-        "--data", "data_path", required=True, type=click.Path(dir_okay=False, path_type=Path)
+        "--data",
+        "data_path",
+        required=data_required,
+        type=click.Path(dir_okay=False, path_type=Path),
+        help="CSV export to train on." if not data_required else None,
     )(fn)
     return fn
 
@@ -82,13 +95,25 @@ class _Progress:
 
 
 @click.command("train")
-@data_options
+@functools.partial(data_options, data_required=False)
+@click.option(
+    "--from-feedback",
+    is_flag=True,
+    help="Train on agents' corrections and confirmations, added to the base data.",
+)
+@click.option(
+    "--base-data",
+    "base_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="With --from-feedback: the CSV the feedback is added to (columns as for --data).",
+)
+@click.option("--no-base-data", is_flag=True, help="With --from-feedback: feedback rows only.")
 @click.option("--min-class-rows", default=5, show_default=True, type=int)
 @click.option(
     "--activate/--no-activate",
     "then_activate",
     default=False,
-    help="Activate the new version right away.",
+    help="Activate the new version right away (the gate still applies).",
 )
 @with_appcontext
 def train_command(
@@ -97,40 +122,84 @@ def train_command(
     priority_column,
     category_column,
     context_columns,
+    from_feedback,
+    base_path,
+    no_base_data,
     min_class_rows,
     then_activate,
 ) -> None:
-    """Train a model version from a CSV export and register it as a candidate."""
-    data = _load(
-        data_path,
-        text_columns,
-        priority_column,
-        category_column,
-        context_columns,
-        min_class_rows=min_class_rows,
-    )
+    """Train a model version from a CSV export or from feedback; register and gate it."""
     s = db.session()
-    current = active_versions(s)
-    parent = current.get("category") or current.get("priority")
     progress = _Progress()
     try:
-        row = train_and_register(s, data, actor="cli", parent=parent, progress=progress)
-    except training.TrainingDataError as exc:
+        if from_feedback:
+            if data_path is not None:
+                raise click.UsageError("give --data or --from-feedback, not both")
+            base = None if no_base_data else current_app.config.get("TRAINING_BASE_DATA")
+            if base_path is not None:
+                base = {
+                    "path": str(base_path),
+                    "text_columns": list(_columns(text_columns)),
+                    "priority_column": priority_column,
+                    "category_column": category_column,
+                    "context_columns": list(_columns(context_columns)),
+                }
+            row = train_from_feedback(
+                s, actor="cli", base=base, min_class_rows=min_class_rows, progress=progress
+            )
+        else:
+            if data_path is None:
+                raise click.UsageError("give --data FILE.csv or --from-feedback")
+            data = _load(
+                data_path,
+                text_columns,
+                priority_column,
+                category_column,
+                context_columns,
+                min_class_rows=min_class_rows,
+            )
+            current = active_versions(s)
+            parent = current.get("category") or current.get("priority")
+            row = train_and_register(s, data, actor="cli", parent=parent, progress=progress)
+    except (training.TrainingDataError, VersionError) as exc:
         raise click.ClickException(str(exc)) from exc
     finally:
         progress.close()
     s.commit()
-    click.echo(f"version {row.version} registered as candidate ({len(data.records)} rows)")
+    rows = row.manifest["training"]["rows"]
+    click.echo(f"version {row.version} registered as candidate ({rows} rows)")
     for target in row.targets:
         m = row.metrics.get(target, {})
         click.echo(
             f"  {target}: held-out macro-F1 {m.get('macro_f1', float('nan')):.3f}, "
             f"accuracy {m.get('accuracy', float('nan')):.3f}, ECE {m.get('ece', float('nan')):.3f}"
         )
+    echo_gate(row.gate)
     if then_activate:
-        activate(s, row.version, actor="cli", reason="activated after training")
+        try:
+            activate(s, row.version, actor="cli", reason="activated after training")
+        except VersionError as exc:
+            raise click.ClickException(str(exc)) from exc
         s.commit()
         click.echo(f"version {row.version} is now active")
+
+
+def echo_gate(gate: dict | None) -> None:
+    """Print a stored gate result, one line per target."""
+    if not gate:
+        return
+    click.echo(f"  gate ({gate['rows']['frozen']} frozen + {gate['rows']['recent']} recent rows):")
+    for target, entry in gate["targets"].items():
+        line = f"    {target}: {entry['verdict']}"
+        if "candidate" in entry:
+            line += (
+                f", macro-F1 {entry['candidate']['macro_f1']:.3f} vs "
+                f"{entry['active']['macro_f1']:.3f} ({entry['active_version']}) "
+                f"on {entry['rows']} rows"
+            )
+        elif entry.get("note"):
+            line += f" ({entry['note']})"
+        click.echo(line)
 
 
 def _loaded(version: str) -> model_store.LoadedModel:
@@ -215,12 +284,15 @@ def predict_command(version, data_path, text_columns, context_columns, out, batc
 @click.argument("version")
 @click.option("--reason", default=None)
 @click.option("--target", "targets", multiple=True, type=click.Choice(["priority", "category"]))
+@click.option("--force", is_flag=True, help="Activate even when the gate finds it worse.")
 @with_appcontext
-def activate_command(version, reason, targets) -> None:
-    """Make a registered version serve (every worker switches within seconds)."""
+def activate_command(version, reason, targets, force) -> None:
+    """Make a registered version serve (every worker switches within seconds), gate permitting."""
     s = db.session()
     try:
-        rows = activate(s, version, actor="cli", reason=reason, targets=targets or None)
+        rows = activate(
+            s, version, actor="cli", reason=reason, targets=targets or None, force=force
+        )
     except VersionError as exc:
         raise click.ClickException(str(exc)) from exc
     s.commit()

@@ -11,7 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, joinedload, selectinload
 
-from triage import sla
+from triage import metrics, sla
 from triage.catalog import Catalog
 from triage.decision import TicketFacts
 from triage.errors import ApiError
@@ -166,7 +166,8 @@ def create_ticket(
                 actor=actor,
                 source=source,
                 reason="; ".join(decision.review_reasons) if field == "needs_review" else None,
-                model_version=ticket.model_version if source.startswith("model:") else None,
+                # The version whose prediction this was, even when a rule overrode it.
+                model_version=decision.model_versions.get(field) if predicted else None,
                 confidence=confidence,
                 predicted_value=predicted,
             )
@@ -316,6 +317,7 @@ def update_ticket(
         raise ApiError(422, "validation_error", "Some fields are not valid.", errors)
 
     decision = ticket.decision or {}
+    served = decision.get("model_versions") or {}
     events: list[TicketEvent] = []
 
     def record(field: str, old: object, new: object, *, correction: bool = False) -> None:
@@ -330,12 +332,14 @@ def update_ticket(
                 actor=actor.name,
                 source=actor.source,
                 reason=patch.reason,
-                model_version=ticket.model_version if correction else None,
+                model_version=served.get(field, ticket.model_version) if correction else None,
                 confidence=model.get("confidence") if correction else None,
                 predicted_value=model.get("model_label") if correction else None,
                 is_correction=correction,
             )
         )
+        if correction:
+            metrics.record_correction(field)
 
     clock = ticket_clock(ticket)
     if patch.priority is not None and patch.priority != ticket.priority:

@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
-from triage.api import queues, views  # noqa: E402,F401 - registers the routes on bp
+from triage.api import models, queues, views  # noqa: E402,F401 - registers the routes on bp

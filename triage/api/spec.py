@@ -33,9 +33,13 @@ class Endpoint:
     status: int
     errors: tuple[int, ...]
     headers: tuple[tuple[str, str], ...]
+    # Other success statuses with the same body, as (status, description).
+    also: tuple[tuple[int, str], ...] = ()
 
 
 ENDPOINTS: list[Endpoint] = []
+# Ids are 32-bit integers on every database; Flask's int converter takes 0 and up, unbounded.
+MAX_ID = 2**31 - 1
 
 
 def parse_body(model: type[BaseModel]) -> BaseModel:
@@ -96,6 +100,7 @@ def endpoint(
     status: int = 200,
     errors: tuple[int, ...] = (),
     headers: tuple[tuple[str, str], ...] = (),
+    also: tuple[tuple[int, str], ...] = (),
 ) -> Callable[[Callable[..., Any]], Callable[..., Response]]:
     """Register a view that authenticates, validates its input and serialises its output."""
 
@@ -113,6 +118,7 @@ def endpoint(
                 status,
                 errors,
                 headers,
+                also,
             )
         )
 
@@ -120,6 +126,10 @@ def endpoint(
         def view(**kwargs: Any) -> Response:
             if scopes:
                 kwargs["principal"] = auth.authenticate(scopes)
+            for name, value in kwargs.items():
+                # Past the id columns' range no row can exist, and the database would refuse it.
+                if isinstance(value, int) and value > MAX_ID:
+                    raise ApiError(404, "not_found", f"No {name.removesuffix('_id')} {value}.")
             if body is not None:
                 kwargs["body"] = parse_body(body)
             if query is not None:
@@ -164,7 +174,11 @@ def openapi_document(prefix: str) -> dict[str, Any]:
                 "name": name,
                 "in": "path",
                 "required": True,
-                "schema": {"type": "integer" if conv == "int" else "string"},
+                "schema": (
+                    {"type": "integer", "minimum": 0, "maximum": MAX_ID}
+                    if conv == "int"
+                    else {"type": "string"}
+                ),
             }
             for conv, name in _CONVERTER.findall(ep.rule)
         ]
@@ -189,11 +203,14 @@ def openapi_document(prefix: str) -> dict[str, Any]:
                 "required": True,
                 "content": {"application/json": {"schema": keys[(ep.body, "validation")]}},
             }
-        op["responses"][str(ep.status)] = {
-            "description": "Success",
-            "content": {"application/json": {"schema": keys[(ep.response, "serialization")]}},
-        }
+        for code, description in ((ep.status, "Success"), *ep.also):
+            op["responses"][str(code)] = {
+                "description": description,
+                "content": {"application/json": {"schema": keys[(ep.response, "serialization")]}},
+            }
         codes = set(ep.errors)
+        if _CONVERTER.search(ep.rule):
+            codes |= {404}  # an id that names nothing
         if ep.scopes:
             codes |= {401, 403}
             op["security"] = [{"ApiKey": []}, {"Bearer": []}]

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import re
+from typing import cast
 
 from flask import Response, current_app, jsonify, request, url_for
-from sqlalchemy import text
+from sqlalchemy import Engine, text
+from sqlalchemy.orm import Session
 
 from triage import db, intake
 from triage.api import bp
@@ -36,9 +38,27 @@ def _state():
     return current_app.extensions["triage"]
 
 
-def _context() -> intake.Context:
+class _SessionOnUse:
+    """The request's session, opened only when something uses it.
+
+    A preview reads the cached configuration and models and writes nothing: opening and closing
+    an ORM session for it would cost more than its one optional customer lookup.
+    """
+
+    def get_bind(self) -> Engine:
+        """Return the engine, for a read on a pooled connection, without opening the session."""
+        return db.engine()
+
+    def __getattr__(self, name: str):  # noqa: ANN204 - forwards anything
+        return getattr(db.session(), name)
+
+
+_SESSION_ON_USE = cast(Session, _SessionOnUse())
+
+
+def _context(s: Session | None = None) -> intake.Context:
     state = _state()
-    s = db.session()
+    s = s or db.session()
     now = utcnow()
     return intake.Context(
         catalog=state.catalog.get(s, now),
@@ -156,10 +176,11 @@ def ready() -> tuple[Ready, int, dict[str, str]]:
     body=TicketInput,
     response=DecisionOut,
     scopes=(Scope.INTAKE, Scope.AGENT),
+    errors=(429,),  # RATE_LIMIT_INTAKE per API key (triage/limits.py)
     summary="Preview the decision for a ticket (priority, category, queue, SLA); stores nothing.",
 )
 def triage_preview(body: TicketInput, principal: Principal) -> DecisionOut:
-    return intake.preview(db.session(), body, _context())
+    return intake.preview(_SESSION_ON_USE, body, _context(_SESSION_ON_USE))
 
 
 @endpoint(
@@ -170,7 +191,8 @@ def triage_preview(body: TicketInput, principal: Principal) -> DecisionOut:
     response=TicketDetail,
     status=201,
     scopes=(Scope.INTAKE, Scope.AGENT),
-    errors=(422,),
+    errors=(422, 429),
+    also=((200, "The ticket an earlier request with this Idempotency-Key created."),),
     headers=(
         (
             "Idempotency-Key",
