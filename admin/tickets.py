@@ -294,7 +294,15 @@ class TicketView(RoleBaseView):
         ]
 
         def rows() -> Any:
-            for r in s.execute(stmt.execution_options(yield_per=2000)):
+            try:
+                yield from _export_rows(s.execute(stmt.execution_options(yield_per=2000)))
+            finally:
+                # Free the server-side cursor and its transaction as soon as the last row is out,
+                # not when the client gets round to closing the response.
+                s.close()
+
+        def _export_rows(result: Any) -> Any:
+            for r in result:
                 queue = catalog.queues_by_id.get(r.queue_id)
                 yield [
                     r.id,

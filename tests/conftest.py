@@ -95,6 +95,8 @@ class TemplateDatabase:
         engine = create_engine(self.url)
         names = [t.name for t in Base.metadata.sorted_tables]
         with engine.begin() as conn:
+            # A connection a test left in a transaction would block TRUNCATE: fail, don't hang.
+            conn.execute(text("SET LOCAL lock_timeout = '30s'"))
             conn.execute(
                 text("TRUNCATE " + ", ".join(f'"{n}"' for n in names) + " RESTART IDENTITY CASCADE")
             )
