@@ -61,16 +61,7 @@ class SlaPolicyView(RoleModelView):
         "at_risk_fraction",
         "calendar",
     )
-    form_columns = (
-        "name",
-        "priority",
-        "tier",
-        "first_response_minutes",
-        "resolution_minutes",
-        "at_risk_fraction",
-        "calendar",
-        "escalation",
-    )
+    form_columns = (*column_list, "escalation")
     form_overrides = {"tier": SelectField}
     form_args = {"tier": enum_select(Tier, optional=True)}
 

@@ -40,6 +40,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from api import PostgresSchema, Server, free_port, group_cpu_seconds  # noqa: E402
+from api import run_setup as api_setup  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 VENV_BIN = ROOT / ".venv" / "bin"
@@ -66,22 +67,12 @@ def scraped_requests(port: int) -> float:
 
 
 def run_setup(env: dict[str, str], cwd: Path) -> tuple[str, str]:
-    """Run `triage setup`; return the intake and agent keys it prints once."""
-    proc = subprocess.run(  # noqa: S603 - fixed arguments
-        [str(VENV_BIN / "triage"), "setup"],
-        env=env,
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=900,
-        start_new_session=True,
-    )
-    output = proc.stdout + proc.stderr
-    intake = re.search(r"intake API key\s+(\S+)", output)
+    """Run `triage setup` (as bench/api.py does); return the intake and agent keys it prints."""
+    intake, _, output = api_setup(env, cwd)
     agent = re.search(r"agent API key\s+(\S+)", output)
-    if proc.returncode != 0 or intake is None or agent is None:
-        raise RuntimeError(f"triage setup failed ({proc.returncode}):\n{output}")
-    return intake.group(1), agent.group(1)
+    if agent is None:
+        raise RuntimeError(f"triage setup printed no agent key:\n{output}")
+    return intake, agent.group(1)
 
 
 def read_stats(prefix: Path) -> list[dict[str, str]]:

@@ -290,6 +290,24 @@ class Keys:
         return {"X-API-Key": key}
 
 
+def callers(app, keys: Keys, revoked_scope: Scope) -> dict[str, str]:
+    """Plain keys by scope name, plus "revoked": a key of revoked_scope that was revoked."""
+    from triage.auth import revoke_api_key
+    from triage.tables import utcnow
+
+    with app.app_context():
+        s = db.session()
+        row, revoked = create_api_key(s, name="gone", scope=revoked_scope)
+        revoke_api_key(s, row.id, now=utcnow())
+        s.commit()
+    return {
+        Scope.INTAKE.value: keys.intake,
+        Scope.AGENT.value: keys.agent,
+        Scope.DATA_STAFF.value: keys.data_staff,
+        "revoked": revoked,
+    }
+
+
 @pytest.fixture
 def keys(app) -> Keys:
     return Keys(app)

@@ -21,12 +21,12 @@ from hypothesis import strategies as st
 from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
 
 from tests.conftest import Keys, table_counts
+from tests.conftest import callers as callers_of
 from triage import create_app, db, model_store
 from triage.api import bp
 from triage.api.spec import ENDPOINTS, openapi_document
-from triage.auth import create_api_key, revoke_api_key
 from triage.seed import seed_defaults
-from triage.tables import Scope, utcnow
+from triage.tables import Scope
 from triage.versions import activate, register_version
 
 FUZZ_EXAMPLES = int(os.environ.get("TRIAGE_FUZZ_EXAMPLES") or 0)
@@ -119,18 +119,7 @@ def fuzz_app(template_db, tiny_models_dir: Path, tmp_path_factory: pytest.TempPa
 @pytest.fixture(scope="module")
 def callers(fuzz_app) -> dict[str, str]:
     """Plain keys by scope, plus a revoked one."""
-    keys = Keys(fuzz_app)
-    with fuzz_app.app_context():
-        s = db.session()
-        row, revoked = create_api_key(s, name="gone", scope=Scope.AGENT)
-        revoke_api_key(s, row.id, now=utcnow())
-        s.commit()
-    return {
-        Scope.INTAKE.value: keys.intake,
-        Scope.AGENT.value: keys.agent,
-        Scope.DATA_STAFF.value: keys.data_staff,
-        "revoked": revoked,
-    }
+    return callers_of(fuzz_app, Keys(fuzz_app), Scope.AGENT)
 
 
 CASES: dict[str, int] = {}

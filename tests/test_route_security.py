@@ -15,10 +15,10 @@ import pytest
 from flask import Flask
 from werkzeug.routing import Rule
 
+from tests.conftest import callers as callers_of
 from tests.conftest import table_counts
-from triage import db
-from triage.auth import create_api_key, hash_key, revoke_api_key
-from triage.tables import Scope, utcnow
+from triage.auth import hash_key
+from triage.tables import Scope
 
 # Rules anyone may call, with the reason. Keep this list short: everything else needs a key or a
 # login.
@@ -79,17 +79,7 @@ def _send(client, method: str, url: str, headers: dict[str, str]):
 @pytest.fixture
 def callers(app, keys) -> dict[str, str]:
     """Plain keys by scope, plus one that was revoked."""
-    with app.app_context():
-        s = db.session()
-        row, revoked = create_api_key(s, name="gone", scope=Scope.DATA_STAFF)
-        revoke_api_key(s, row.id, now=utcnow())
-        s.commit()
-    return {
-        Scope.INTAKE.value: keys.intake,
-        Scope.AGENT.value: keys.agent,
-        Scope.DATA_STAFF.value: keys.data_staff,
-        "revoked": revoked,
-    }
+    return callers_of(app, keys, Scope.DATA_STAFF)
 
 
 def _assert_error(response, status: int, what: str) -> None:

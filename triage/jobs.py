@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -22,6 +23,8 @@ from sqlalchemy.orm import Session
 
 from triage import db
 from triage.tables import Job, JobState, utcnow
+from triage.training import TrainingDataError
+from triage.versions import VersionError, discard_version, train_from_feedback
 
 log = logging.getLogger(__name__)
 
@@ -208,8 +211,6 @@ class _Reporter:
 
 def execute(job_id: str, *, wait_for_row: float = 0.0) -> None:
     """Run a job in the current app context, recording its outcome on its row."""
-    import time
-
     sessions = current_app.extensions["triage"].sessions
     deadline = time.monotonic() + wait_for_row
     while True:
@@ -233,9 +234,6 @@ def execute(job_id: str, *, wait_for_row: float = 0.0) -> None:
     try:
         result = _train(params, reporter)
     except Exception as exc:  # noqa: BLE001 - every failure is reported on the job
-        from triage.training import TrainingDataError
-        from triage.versions import VersionError
-
         known = isinstance(exc, TrainingDataError | VersionError)
         error = str(exc) if known else f"{type(exc).__name__}: {exc}"
         if not known:
@@ -255,8 +253,6 @@ def execute(job_id: str, *, wait_for_row: float = 0.0) -> None:
 
 def _train(params: Mapping[str, Any], reporter: _Reporter) -> dict[str, Any]:
     """Train from feedback (plus base data), register the candidate and gate it."""
-    from triage.versions import discard_version, train_from_feedback
-
     config = current_app.config
     base = config.get("TRAINING_BASE_DATA") if params.get("base_data", True) else None
     with db.fresh_session() as s:

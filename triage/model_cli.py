@@ -22,6 +22,7 @@ from triage.versions import (
     VersionError,
     activate,
     models_dir,
+    parent_version,
     rollback,
     train_and_register,
     train_from_feedback,
@@ -158,9 +159,9 @@ def train_command(
                 context_columns,
                 min_class_rows=min_class_rows,
             )
-            current = active_versions(s)
-            parent = current.get("category") or current.get("priority")
-            row = train_and_register(s, data, actor="cli", parent=parent, progress=progress)
+            row = train_and_register(
+                s, data, actor="cli", parent=parent_version(s), progress=progress
+            )
     except (training.TrainingDataError, VersionError) as exc:
         raise click.ClickException(str(exc)) from exc
     finally:

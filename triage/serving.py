@@ -178,9 +178,8 @@ class ModelServer:
         wanted = active_versions(s)
         old = self._snapshot
         loaded: dict[str, LoadedModel] = {}
-        cache = {m.version: m for m in old.by_target.values()}
+        cache = {m.version: m for m in (*old.by_target.values(), old.shadow) if m is not None}
         problems: list[str] = []
-        cache.update({m.version: m for m in (old.shadow,) if m is not None})
         for target, version in sorted(wanted.items()):
             if version is None:
                 continue

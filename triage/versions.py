@@ -152,14 +152,7 @@ def activate(
             raise GateRefused(refusal, result)
         if refusal:
             reason = f"{reason or 'no reason given'} [forced past the gate: {refusal}]"
-    now = utcnow()
-    rows = [
-        ModelActivation(
-            target=t, version=version, action="activate", actor=actor, reason=reason, at=now
-        )
-        for t in wanted
-    ]
-    s.add_all(rows)
+    rows = _log(s, version, wanted, "activate", actor, reason)
     s.flush()
     _refresh_statuses(s)
     return rows
@@ -175,16 +168,7 @@ def rollback(
         if len(stack) < 2:
             continue
         previous = stack[-2]
-        s.add(
-            ModelActivation(
-                target=target,
-                version=previous,
-                action="rollback",
-                actor=actor,
-                reason=reason,
-                at=utcnow(),
-            )
-        )
+        _log(s, previous, [target], "rollback", actor, reason)
         done[target] = previous
     if not done:
         raise VersionError("there is no earlier version to roll back to")
@@ -204,10 +188,10 @@ def set_shadow(s: Session, version: str, *, actor: str, reason: str | None = Non
         raise VersionError(f"version {version} cannot shadow: {exc}") from exc
     for other in s.scalars(select(ModelVersion).where(ModelVersion.status == ModelStatus.SHADOW)):
         if other.version != version:
-            _log(s, other, "unshadow", actor, f"replaced by {version}")
+            _log(s, other.version, other.targets, "unshadow", actor, f"replaced by {version}")
             other.status = ModelStatus.CANDIDATE
     if row.status != ModelStatus.SHADOW:
-        _log(s, row, "shadow", actor, reason)
+        _log(s, row.version, row.targets, "shadow", actor, reason)
         row.status = ModelStatus.SHADOW
     s.flush()
 
@@ -217,22 +201,33 @@ def clear_shadow(s: Session, version: str, *, actor: str, reason: str | None = N
     row = get_version(s, version)
     if row.status != ModelStatus.SHADOW:
         raise VersionError(f"version {version} is not in shadow mode")
-    _log(s, row, "unshadow", actor, reason)
+    _log(s, row.version, row.targets, "unshadow", actor, reason)
     row.status = ModelStatus.CANDIDATE
     s.flush()
 
 
-def _log(s: Session, row: ModelVersion, action: str, actor: str, reason: str | None) -> None:
+def _log(
+    s: Session,
+    version: str,
+    targets: Sequence[str],
+    action: str,
+    actor: str,
+    reason: str | None,
+) -> list[ModelActivation]:
+    """Append one activation-log row per target."""
     now = utcnow()
-    s.add_all(
+    rows = [
         ModelActivation(
-            target=t, version=row.version, action=action, actor=actor, reason=reason, at=now
+            target=t, version=version, action=action, actor=actor, reason=reason, at=now
         )
-        for t in row.targets
-    )
+        for t in targets
+    ]
+    s.add_all(rows)
+    return rows
 
 
-def _parent(s: Session) -> str | None:
+def parent_version(s: Session) -> str | None:
+    """Return the version a new one descends from: the one serving categories (or priorities)."""
     current = active_versions(s)
     return current.get("category") or current.get("priority")
 
@@ -280,17 +275,16 @@ def train_from_feedback(
         result.pipelines,
         training=info,
         metrics=result.metrics,
-        parent=_parent(s),
+        parent=parent_version(s),
         now=utcnow(),
     )
     try:
         # Gate before registering: the session writes nothing until the end, so progress
         # reports (their own sessions) never wait for its lock on SQLite.
         report("gating against the active version", 0.93)
-        row = new_version_row(manifest, actor=actor)
-        result = _gate(s, row)
+        gate_result = _gate(s, new_version_row(manifest, actor=actor))
         report("registering the candidate", 0.99)
-        row = register_version(s, manifest, actor=actor, gate_result=result)
+        row = register_version(s, manifest, actor=actor, gate_result=gate_result)
     except BaseException:
         discard_version(manifest["version"])
         raise

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import current_app
 from sqlalchemy import select
 
@@ -97,7 +99,7 @@ def train_model(body: TrainRequest, principal: Principal) -> JobOut:
         )
     except jobs.JobError as exc:
         raise ApiError(exc.status, exc.code, str(exc)) from exc
-    return _job_out(db.session().get(type(job), job.id) or job)
+    return _job_out(job)
 
 
 @endpoint(
@@ -212,14 +214,9 @@ def rollback_model(body: ReasonRequest, principal: Principal) -> ActivationOut:
     summary="Let a candidate predict beside the serving models on new tickets (decides nothing).",
 )
 def shadow_model(version: str, body: ReasonRequest, principal: Principal) -> ActivationOut:
-    _version_row(version)
-    s = db.session()
-    try:
-        set_shadow(s, version, actor=principal.actor, reason=body.reason)
-    except VersionError as exc:
-        raise ApiError(409, "cannot_shadow", str(exc)) from exc
-    s.commit()
-    return _activation_out(f"version {version} shadows the serving models")
+    return _change_shadow(
+        version, set_shadow, principal, body.reason, "cannot_shadow", "shadows the serving models"
+    )
 
 
 @endpoint(
@@ -232,14 +229,28 @@ def shadow_model(version: str, body: ReasonRequest, principal: Principal) -> Act
     summary="Stop a version's shadow predictions.",
 )
 def unshadow_model(version: str, principal: Principal) -> ActivationOut:
+    return _change_shadow(
+        version, clear_shadow, principal, None, "not_shadowing", "no longer shadows"
+    )
+
+
+def _change_shadow(
+    version: str,
+    change: Callable[..., None],
+    principal: Principal,
+    reason: str | None,
+    code: str,
+    done: str,
+) -> ActivationOut:
+    """Start or stop a version's shadow predictions; a refusal is a 409 with code."""
     _version_row(version)
     s = db.session()
     try:
-        clear_shadow(s, version, actor=principal.actor)
+        change(s, version, actor=principal.actor, reason=reason)
     except VersionError as exc:
-        raise ApiError(409, "not_shadowing", str(exc)) from exc
+        raise ApiError(409, code, str(exc)) from exc
     s.commit()
-    return _activation_out(f"version {version} no longer shadows")
+    return _activation_out(f"version {version} {done}")
 
 
 @endpoint(
