@@ -30,6 +30,7 @@ import http.client
 import json
 import os
 import re
+import resource
 import shutil
 import signal
 import subprocess
@@ -73,6 +74,32 @@ def run_setup(env: dict[str, str], cwd: Path) -> tuple[str, str]:
     if agent is None:
         raise RuntimeError(f"triage setup printed no agent key:\n{output}")
     return intake, agent.group(1)
+
+
+def postgres_cpu_seconds() -> float:
+    """Return the CPU time of the PostgreSQL processes on this machine, ended backends included.
+
+    A backend that exits adds its time to the postmaster's children's time (cutime, cstime),
+    so the difference between two readings covers connections opened and closed in between.
+    """
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            text = stat.read_text()
+        except OSError:
+            continue
+        name = text[text.index("(") + 1 : text.rindex(")")]
+        if name != "postgres":
+            continue
+        fields = text[text.rindex(")") + 2 :].split()
+        total += sum(int(f) for f in fields[11:15])  # utime, stime, cutime, cstime
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def children_cpu_seconds() -> float:
+    """Return the CPU time of this process's ended children (the locust run, once waited for)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def read_stats(prefix: Path) -> list[dict[str, str]]:
@@ -182,6 +209,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         load_before = os.getloadavg()
         cpu_before = group_cpu_seconds(server.proc.pid)
+        pg_before, locust_before = postgres_cpu_seconds(), children_cpu_seconds()
         print(
             f"locust: {args.users} users x {args.user_rps} req/s for {args.duration} s; "
             f"load average before {load_before[0]:.2f}",
@@ -217,6 +245,8 @@ def main(argv: list[str] | None = None) -> int:
         )
         load_after = os.getloadavg()
         server_cpu = group_cpu_seconds(server.proc.pid) - cpu_before
+        pg_cpu = postgres_cpu_seconds() - pg_before
+        locust_cpu = children_cpu_seconds() - locust_before
         if not prefix.with_name("locust_stats.csv").exists():
             raise RuntimeError(f"locust failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
         stats = read_stats(prefix)
@@ -254,6 +284,12 @@ def main(argv: list[str] | None = None) -> int:
             f"{'server CPU per request':<36}{cpu_ms:.2f} ms (all workers; 2 idle cores would "
             f"serve about {2000 / cpu_ms:.0f} req/s of this mix without the load generator)"
         )
+        per_request = {
+            "PostgreSQL CPU per request": pg_cpu * 1000 / max(1, int(total["Request Count"])),
+            "locust CPU per request": locust_cpu * 1000 / max(1, int(total["Request Count"])),
+        }
+        for name, value in per_request.items():
+            print(f"{name:<36}{value:.2f} ms")
         failures = workdir / "locust_failures.csv"
         if errors and failures.exists():
             print("\nfailures:\n" + failures.read_text(encoding="utf-8")[:2000])
@@ -283,6 +319,8 @@ def main(argv: list[str] | None = None) -> int:
             **check,
             "requests_counted_by_metrics": counted,
             "server_cpu_ms_per_request": cpu_ms,
+            "postgres_cpu_ms_per_request": per_request["PostgreSQL CPU per request"],
+            "locust_cpu_ms_per_request": per_request["locust CPU per request"],
             "verdict": verdict,
         }
         print(json.dumps(result))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
 import pytest
@@ -103,7 +105,8 @@ def test_create_ticket_stores_decision_and_first_events(client, keys, active_mod
     assert fields["category"]["model_version"] == active_model
     assert fields["category"]["confidence"] == pytest.approx(ticket["category_confidence"])
     fetched = client.get(f"/api/v1/tickets/{ticket['id']}", headers=keys.header(keys.agent))
-    assert fetched.get_json()["decision"]["category"]["value"] == ticket["category"]
+    # The answer is what was stored, to the event ids and timestamps.
+    assert fetched.get_json() == ticket
 
 
 def test_retried_post_with_idempotency_key_creates_one_ticket(app, client, keys, active_model):
@@ -113,11 +116,28 @@ def test_retried_post_with_idempotency_key_creates_one_ticket(app, client, keys,
     assert first.status_code == 201
     assert second.status_code == 200
     assert second.headers["Idempotent-Replayed"] == "true"
-    assert second.get_json()["id"] == first.get_json()["id"]
+    assert second.get_json() == first.get_json()
     assert table_counts(app)["tickets"] == 1
     other = client.post("/api/v1/tickets", json=OUTAGE, headers=headers)
     assert other.status_code == 422
     assert other.get_json()["error"] == "idempotency_key_reused"
+    assert table_counts(app)["tickets"] == 1
+
+
+def test_simultaneous_retries_with_one_key_make_one_ticket(app, keys, active_model):
+    """A client that retries before its first attempt answered: one ticket, the same answer."""
+    headers = {**keys.header(keys.intake), "Idempotency-Key": "form-race"}
+    start = threading.Barrier(6)
+
+    def post(_: int):
+        client = app.test_client()
+        start.wait()
+        return client.post("/api/v1/tickets", json=OUTAGE, headers=headers)
+
+    with ThreadPoolExecutor(6) as pool:
+        answers = list(pool.map(post, range(6)))
+    assert sorted(a.status_code for a in answers) == [200] * 5 + [201]
+    assert len({a.get_json()["id"] for a in answers}) == 1
     assert table_counts(app)["tickets"] == 1
 
 
@@ -167,6 +187,9 @@ def test_agent_correction_is_an_event_with_what_the_model_said(client, keys, act
     assert priority_event["actor"] == f"user:{keys.agent_user_id}"
     assert priority_event["model_version"] == active_model
     assert priority_event["predicted_value"] == ticket["decision"]["priority"]["model_label"]
+    # The answer is what was stored: the ticket, its new queue and the whole history.
+    fetched = client.get(f"/api/v1/tickets/{ticket['id']}", headers=keys.header(keys.agent))
+    assert fetched.get_json() == body
 
 
 def test_status_changes_follow_the_transition_table_and_pause_the_sla(client, keys, active_model):
@@ -189,8 +212,10 @@ def test_status_changes_follow_the_transition_table_and_pause_the_sla(client, ke
     assert datetime.fromisoformat(resumed["resolution_due_at"]) >= datetime.fromisoformat(
         ticket["resolution_due_at"]
     )
+    assert client.get(url, headers=agent).get_json() == resumed  # the answer is what was stored
     closed = client.patch(url, json={"status": "closed", "reason": "done"}, headers=agent)
     assert closed.get_json()["closed_at"] is not None
+    assert client.get(url, headers=agent).get_json() == closed.get_json()
     again = client.patch(url, json={"status": "open", "reason": "reopen"}, headers=agent)
     assert again.status_code == 409
     assert again.get_json()["error"] == "ticket_closed"

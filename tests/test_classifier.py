@@ -13,15 +13,20 @@ from sklearn.exceptions import NotFittedError
 from sklearn.naive_bayes import MultinomialNB
 from sklearn.svm import LinearSVC
 
+from tests.conftest import DEMO_CSV
 from triage.classifier import (
     NaiveBayesSVC,
     Prediction,
     TicketDocument,
+    _predict_batch,
     build_pipeline,
     predict,
     predict_proba_labels,
+    tables_for,
 )
 from triage.text import fold
+from triage.training import load_csv
+from triage.versions import DEMO_CONTEXT_COLUMNS, DEMO_TEXT_COLUMNS
 
 TOPICS = {
     "billing": [
@@ -83,9 +88,75 @@ def bilingual_tickets(
     return records, categories, priorities
 
 
+def varied_records(sample: list[dict]) -> list[dict | str]:
+    """Return records that stress explanations: odd, empty, repeated, long, unknown, no context."""
+    long_text = " ".join(r["description"] for r in sample[:40])
+    return [
+        {},
+        "",
+        {"subject": None, "description": ""},
+        {"description": "!!! --- ..."},
+        {"description": "a b c"},
+        {"description": "zzqx wvvkt plorbn"},  # no word the model knows
+        {"description": "zzqx wvvkt plorbn", "channel": "email", "customer_tier": "enterprise"},
+        {"description": "erro erro erro erro erro erro erro erro erro erro erro erro erro erro"},
+        {"description": "senha senha, senha; login login! senha"},
+        {"description": "the invoice, the invoice (the invoice) and THE INVOICE again"},
+        {"description": "e-mail co-op re-send _underscored_ snake_case ctx_channel_email"},
+        {"description": "Não consigo pagar a fatura... A fatura está errada!!"},
+        {"description": "日本語 テキスト and ünïcödé wörds"},
+        {"subject": "Sistema fora do ar", "description": long_text},
+        {"subject": long_text, "description": long_text, "impact": "department"},
+        "a plain string with the invoice and the password",
+        *(
+            {key: value for key, value in r.items() if key in ("subject", "description")}
+            for r in sample[:20]  # the same tickets without their context fields
+        ),
+        *sample,
+    ]
+
+
+def assert_single_record_path_matches_batch(model, records) -> None:
+    """Check that predicting one record alone gives the batch path's answer, reasons included."""
+    compiled = tables_for(model)
+    for record in records:
+        for top_k, explain in [(3, 5), (100, 1000)]:  # explain=1000: every positive term
+            [single] = predict(model, [record], top_k=top_k, explain=explain)
+            [batch] = _predict_batch(compiled, [record], top_k=top_k, explain=explain)
+            assert single.label == batch.label, record
+            assert [c for c, _ in single.alternatives] == [c for c, _ in batch.alternatives]
+            assert [t for t, _ in single.explanation] == [t for t, _ in batch.explanation], record
+            np.testing.assert_allclose(
+                [single.confidence, *(p for _, p in single.alternatives)],
+                [batch.confidence, *(p for _, p in batch.alternatives)],
+                rtol=0,
+                atol=1e-9,
+            )
+            np.testing.assert_allclose(
+                [w for _, w in single.explanation] or [0.0],
+                [w for _, w in batch.explanation] or [0.0],
+                rtol=0,
+                atol=1e-9,
+            )
+        labels, confidences = predict_proba_labels(model, [record])
+        assert labels == [single.label]
+        assert confidences[0] == pytest.approx(single.confidence, rel=0, abs=1e-9)
+
+
 @pytest.fixture(scope="module")
 def tickets():
     return bilingual_tickets()
+
+
+@pytest.fixture(scope="module")
+def demo_tickets():
+    return load_csv(
+        DEMO_CSV,
+        text_columns=DEMO_TEXT_COLUMNS,
+        priority_column="priority",
+        category_column="category",
+        context_columns=DEMO_CONTEXT_COLUMNS,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -173,6 +244,30 @@ def test_fast_path_matches_scikit_learn(tickets, category_model):
     np.testing.assert_allclose(single, expected[20:].max(axis=1), rtol=1e-9, atol=1e-12)
 
 
+@pytest.mark.parametrize("target", ["priority", "category"])
+def test_one_record_alone_gets_the_batch_answer_and_reasons(demo_tickets, target):
+    records, labels = demo_tickets.records, demo_tickets.labels[target]
+    model = build_pipeline(context_fields=demo_tickets.context_fields).fit(
+        records[:1000], labels[:1000]
+    )
+    assert tables_for(model).fast  # the single-record path applies
+    # Unseen and seen demo tickets (pt and en), then the odd ones.
+    assert_single_record_path_matches_batch(
+        model, varied_records(records[1000:1250] + records[:50])
+    )
+
+
+def test_one_record_alone_skips_the_batch_machinery(category_model, monkeypatch):
+    def batch_only(*args, **kwargs):
+        raise AssertionError("the batch path ran for one record")
+
+    monkeypatch.setattr(type(tables_for(category_model)), "features", batch_only)
+    [prediction] = predict(category_model, [{"description": "refund the duplicate payment"}])
+    assert prediction.label == "billing" and prediction.explanation
+    with pytest.raises(AssertionError, match="batch path"):
+        predict(category_model, [{"description": "refund"}, {"description": "login"}])
+
+
 def test_model_understands_both_languages_without_accents(category_model):
     labels, _ = predict_proba_labels(
         category_model,
@@ -225,6 +320,7 @@ def test_binary_target_explains_either_class(tickets):
     assert len(high.alternatives) == 1  # only two classes
     assert high.explanation and normal.explanation
     assert high.confidence + high.alternatives[0][1] == pytest.approx(1.0)
+    assert_single_record_path_matches_batch(model, varied_records(records))
 
 
 def test_other_calibration_goes_through_scikit_learn(tickets):
@@ -234,6 +330,10 @@ def test_other_calibration_goes_through_scikit_learn(tickets):
     labels, confidences = predict_proba_labels(model, records[:5])
     np.testing.assert_allclose(confidences, expected.max(axis=1))
     assert all(p.explanation for p in predict(model, records[:5]))
+    assert not tables_for(model).fast  # so one record goes through scikit-learn too
+    single = [predict(model, [r])[0].confidence for r in records[:5]]
+    np.testing.assert_allclose(single, expected.max(axis=1))
+    assert_single_record_path_matches_batch(model, varied_records(records[:10]))
 
 
 def test_context_fields_are_features(tickets):
@@ -294,6 +394,7 @@ def test_every_configuration_predicts_like_scikit_learn(tickets, hyper):
     for record, prediction in zip(batch, predict(model, batch), strict=True):
         text = fold(f"{record.get('subject', '')} {record.get('description', '')}")
         assert all(term in text for term, _ in prediction.explanation)
+    assert_single_record_path_matches_batch(model, varied_records(records[::4]))
 
 
 def test_training_is_reproducible(tickets):

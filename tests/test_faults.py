@@ -365,6 +365,45 @@ def test_database_restart_under_load_fails_fast_with_503_and_loses_nothing(
     assert len(stored) == len(acknowledged)
 
 
+@pytest.mark.slow
+def test_a_database_restart_while_idle_costs_no_request(private_postgres, tiny_models_dir):
+    """Pooled connections that sat idle across a restart are tested and replaced, not failed."""
+    prepared = prepare_database(private_postgres.url, tiny_models_dir)
+
+    def served_app(ping_idle_seconds: float):
+        return create_app(
+            {
+                "TESTING": True,
+                "DATABASE_URL": prepared.url,
+                "MODELS_DIR": str(tiny_models_dir),
+                "RATE_LIMIT_INTAKE": "",
+                "DB_PING_IDLE_SECONDS": ping_idle_seconds,
+            }
+        )
+
+    def post(client, key: str) -> int:
+        headers = {"X-API-Key": prepared.intake, "Idempotency-Key": key}
+        return client.post("/api/v1/tickets", json=TICKET, headers=headers).status_code
+
+    pinging, never_pinging = served_app(0.3), served_app(3600.0)
+    try:
+        clients = pinging.test_client(), never_pinging.test_client()
+        assert [post(c, f"before-{i}") for i, c in enumerate(clients)] == [201, 201]
+        private_postgres.stop()
+        private_postgres.start()
+        time.sleep(0.5)  # both pools now hold a connection idle since before the restart
+        # Tested before use: the dead connection is replaced and the ticket stored.
+        assert post(clients[0], "after-0") == 201
+        # The same pool without the test (what the idle check prevents): the request fails,
+        # cleanly, and the pool reconnects for the next one.
+        assert post(clients[1], "after-1") == 503
+        assert post(clients[1], "after-1") == 201
+    finally:
+        for app in (pinging, never_pinging):
+            app.extensions["triage"].engine.dispose()
+    assert sorted(stored_ticket_ids(prepared.url)) == ["after-0", "after-1", "before-0", "before-1"]
+
+
 # --- the active model file goes bad ------------------------------------------------------------
 
 

@@ -58,6 +58,9 @@ class DefaultConfig:
     # How long a worker keeps its cached copy of rules, queues, SLA policies and verified API
     # keys, in seconds: a change (or a revoked key) reaches every worker within this time.
     CATALOG_TTL_SECONDS = 2.0
+    # A pooled PostgreSQL connection idle this long is tested (one round trip) before reuse, so
+    # one left over from before a database restart is replaced instead of failing a request.
+    DB_PING_IDLE_SECONDS = 2.0
     # SQLite busy timeout, in milliseconds.
     SQLITE_BUSY_TIMEOUT_MS = 10_000
     PAGE_SIZE_DEFAULT = 50

@@ -17,7 +17,14 @@ from triage.errors import ApiError
 from triage.schemas import DecisionOut, TicketInput
 from triage.serving import ServingModels
 from triage.tables import Customer, ShadowPrediction, Ticket
-from triage.tickets import create_ticket, facts_for, find_idempotent, request_hash, resolve_customer
+from triage.tickets import (
+    create_ticket,
+    facts_for,
+    find_idempotent,
+    get_ticket,
+    request_hash,
+    resolve_customer,
+)
 
 # Built once and run on a pooled connection: a preview reads one value and writes nothing.
 _CUSTOMER_TIER = select(Customer.tier).where(Customer.name == bindparam("name"))
@@ -80,15 +87,16 @@ def shadow_predictions(
     return rows
 
 
-def _replay(existing: Ticket, body_hash: str) -> tuple[Ticket, bool]:
-    if existing.request_hash != body_hash:
+def _replay(s: Session, existing: tuple[int, str | None], body_hash: str) -> tuple[Ticket, bool]:
+    ticket_id, first_hash = existing
+    if first_hash != body_hash:
         raise ApiError(
             422,
             "idempotency_key_reused",
             "This Idempotency-Key was used with a different body.",
             {"Idempotency-Key": "already used for another ticket"},
         )
-    return existing, False
+    return get_ticket(s, ticket_id, with_events=True), False
 
 
 def submit(
@@ -105,7 +113,7 @@ def submit(
     if idempotency_key and api_key_id is not None:
         existing = find_idempotent(s, api_key_id, idempotency_key)
         if existing is not None:
-            return _replay(existing, body_hash)
+            return _replay(s, existing, body_hash)
     customer, tier = resolve_customer(s, data.customer, data.tier)
     facts = facts_for(data, tier)
     decision = decide(
@@ -116,22 +124,22 @@ def submit(
         now=ctx.now,
     )
     metrics.record_decision(decision)
-    ticket = create_ticket(
-        s,
-        data,
-        decision,
-        tier=tier,
-        customer=customer,
-        queue_id=ctx.catalog.queues[decision.queue.name].id,
-        actor=actor,
-        api_key_id=api_key_id,
-        idempotency_key=idempotency_key,
-        body_hash=body_hash,
-        now=ctx.now,
-    )
-    if ctx.models.shadow is not None:
-        s.add_all(shadow_predictions(ticket.id, facts, ctx.models, decision, ctx.now))
     try:
+        ticket = create_ticket(
+            s,
+            data,
+            decision,
+            tier=tier,
+            customer=customer,
+            queue_id=ctx.catalog.queues[decision.queue.name].id,
+            actor=actor,
+            api_key_id=api_key_id,
+            idempotency_key=idempotency_key,
+            body_hash=body_hash,
+            now=ctx.now,
+        )
+        if ctx.models.shadow is not None:
+            s.add_all(shadow_predictions(ticket.id, facts, ctx.models, decision, ctx.now))
         s.commit()
     except IntegrityError:
         # Two requests with the same key raced; the other one won and its ticket is the answer.
@@ -139,6 +147,6 @@ def submit(
         if idempotency_key and api_key_id is not None:
             existing = find_idempotent(s, api_key_id, idempotency_key)
             if existing is not None:
-                return _replay(existing, body_hash)
+                return _replay(s, existing, body_hash)
         raise
     return ticket, True

@@ -7,9 +7,9 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm import Session, joinedload, make_transient_to_detached, selectinload
 
 from triage import metrics, sla
 from triage.catalog import Catalog
@@ -78,11 +78,24 @@ def facts_for(data: TicketInput, tier: Tier | None) -> TicketFacts:
     )
 
 
-def find_idempotent(s: Session, api_key_id: int, key: str) -> Ticket | None:
-    """Return the ticket an earlier request with this key created, if any."""
-    return s.scalar(
-        select(Ticket).where(Ticket.api_key_id == api_key_id, Ticket.idempotency_key == key)
-    )
+def find_idempotent(s: Session, api_key_id: int, key: str) -> tuple[int, str | None] | None:
+    """Return (id, request hash) of the ticket an earlier request with this key created, if any.
+
+    Two columns, not the ticket: nearly every key is new, and loading a whole row as an object
+    to learn that cost a ticket creation a tenth of its time.
+    """
+    row = s.execute(
+        select(Ticket.id, Ticket.request_hash).where(
+            Ticket.api_key_id == api_key_id, Ticket.idempotency_key == key
+        )
+    ).first()
+    return None if row is None else (row[0], row[1])
+
+
+_INSERT_TICKET = insert(Ticket.__table__).returning(Ticket.__table__.c.id)
+_INSERT_EVENTS = insert(TicketEvent.__table__).returning(
+    TicketEvent.__table__.c.id, sort_by_parameter_order=True
+)
 
 
 def create_ticket(
@@ -99,79 +112,103 @@ def create_ticket(
     body_hash: str,
     now: datetime,
 ) -> Ticket:
-    """Store a decided ticket with its first events (the caller commits)."""
-    ticket = Ticket(
-        subject=data.subject,
-        description=data.description,
-        requester=data.requester,
-        customer=customer,
-        customer_tier=tier,
-        channel=data.channel,
-        language=decision.language,
-        stated_urgency=data.stated_urgency,
-        impact=data.impact,
-        status=Status.NEW,
-        priority=decision.priority.value,
-        category=decision.category.value,
-        queue_id=queue_id,
-        tags=list(decision.tags),
-        needs_review=decision.needs_review,
-        priority_source=decision.priority.source,
-        category_source=decision.category.source if decision.category.value else None,
-        queue_source=decision.queue.source,
-        priority_confidence=decision.priority.confidence,
-        category_confidence=decision.category.confidence,
-        model_version=_model_version(decision),
-        decision=decision.model_dump(mode="json"),
-        api_key_id=api_key_id,
-        idempotency_key=idempotency_key,
-        request_hash=body_hash,
-        created_at=now,
-        updated_at=now,
-        sla_consumed_seconds=0.0,
-        sla_running_since=now,
-        first_response_due_at=decision.sla.first_response_due_at,
-        resolution_due_at=decision.sla.resolution_due_at,
-        sla_at_risk_at=decision.sla.at_risk_at,
-        sla_state=SlaState.OK,
-    )
-    s.add(ticket)
-    s.flush()
-    for field, value, source, confidence, predicted in (
-        ("status", Status.NEW.value, "intake", None, None),
-        (
-            "priority",
-            decision.priority.value,
-            decision.priority.source,
-            decision.priority.confidence,
-            decision.priority.model_label,
-        ),
-        (
-            "category",
-            decision.category.value,
-            decision.category.source,
-            decision.category.confidence,
-            decision.category.model_label,
-        ),
-        ("queue", decision.queue.name, decision.queue.source, None, None),
-        ("needs_review", str(decision.needs_review).lower(), "intake", None, None),
-    ):
-        s.add(
-            TicketEvent(
-                ticket_id=ticket.id,
-                at=now,
-                field=field,
-                old_value=None,
-                new_value=None if value is None else str(value),
-                actor=actor,
-                source=source,
-                reason="; ".join(decision.review_reasons) if field == "needs_review" else None,
-                # The version whose prediction this was, even when a rule overrode it.
-                model_version=decision.model_versions.get(field) if predicted else None,
-                confidence=confidence,
-                predicted_value=predicted,
-            )
+    """Store a decided ticket with its first events (the caller commits).
+
+    Two INSERT statements (the ticket, then its events in one statement) instead of the ORM's
+    unit of work, which cost a creation twice the CPU of the statements themselves. The ticket
+    comes back attached to the session with its events, as a query would have loaded it.
+    A reused (api_key_id, idempotency_key) raises IntegrityError here.
+    """
+    row = {
+        "subject": data.subject,
+        "description": data.description,
+        "requester": data.requester,
+        "customer_id": customer.id if customer else None,
+        "customer_tier": tier,
+        "channel": data.channel,
+        "language": decision.language,
+        "stated_urgency": data.stated_urgency,
+        "impact": data.impact,
+        "status": Status.NEW,
+        "priority": decision.priority.value,
+        "category": decision.category.value,
+        "queue_id": queue_id,
+        "assignee_id": None,
+        "tags": list(decision.tags),
+        "needs_review": decision.needs_review,
+        "priority_source": decision.priority.source,
+        "category_source": decision.category.source if decision.category.value else None,
+        "queue_source": decision.queue.source,
+        "priority_confidence": decision.priority.confidence,
+        "category_confidence": decision.category.confidence,
+        "priority_human_set": False,
+        "category_human_set": False,
+        "model_version": _model_version(decision),
+        "decision": decision.model_dump(mode="json"),
+        "api_key_id": api_key_id,
+        "idempotency_key": idempotency_key,
+        "request_hash": body_hash,
+        "created_at": now,
+        "updated_at": now,
+        "first_response_at": None,
+        "resolved_at": None,
+        "closed_at": None,
+        "sla_policy_id": None,
+        "sla_consumed_seconds": 0.0,
+        "sla_running_since": now,
+        "sla_first_response_consumed": None,
+        "first_response_due_at": decision.sla.first_response_due_at,
+        "resolution_due_at": decision.sla.resolution_due_at,
+        "sla_state": SlaState.OK,
+        "sla_at_risk_at": decision.sla.at_risk_at,
+    }
+    ticket_id = s.execute(_INSERT_TICKET, row).scalar_one()
+    events = [
+        {
+            "ticket_id": ticket_id,
+            "at": now,
+            "field": field,
+            "old_value": None,
+            "new_value": None if value is None else str(value),
+            "actor": actor,
+            "source": source,
+            "reason": "; ".join(decision.review_reasons) if field == "needs_review" else None,
+            # The version whose prediction this was, even when a rule overrode it.
+            "model_version": decision.model_versions.get(field) if predicted else None,
+            "confidence": confidence,
+            "predicted_value": predicted,
+            "is_correction": False,
+        }
+        for field, value, source, confidence, predicted in (
+            ("status", Status.NEW.value, "intake", None, None),
+            (
+                "priority",
+                decision.priority.value,
+                decision.priority.source,
+                decision.priority.confidence,
+                decision.priority.model_label,
+            ),
+            (
+                "category",
+                decision.category.value,
+                decision.category.source,
+                decision.category.confidence,
+                decision.category.model_label,
+            ),
+            ("queue", decision.queue.name, decision.queue.source, None, None),
+            ("needs_review", str(decision.needs_review).lower(), "intake", None, None),
         )
+    ]
+    event_ids = s.execute(_INSERT_EVENTS, events).scalars().all()
+    ticket = Ticket(id=ticket_id, **row)
+    ticket.customer = customer
+    ticket.events = [
+        TicketEvent(id=event_id, **event) for event_id, event in zip(event_ids, events, strict=True)
+    ]
+    # Known to be in the database as they are: attached as loaded, nothing left to flush.
+    for obj in (ticket, *ticket.events):
+        make_transient_to_detached(obj)
+    s.add(ticket)
     return ticket
 
 

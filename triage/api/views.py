@@ -8,6 +8,7 @@ from typing import cast
 from flask import Response, current_app, jsonify, request, url_for
 from sqlalchemy import Engine, text
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from triage import db, intake
 from triage.api import bp
@@ -68,8 +69,8 @@ def _context(s: Session | None = None) -> intake.Context:
     )
 
 
-def ticket_out(t: Ticket) -> TicketOut:
-    """Serialise a ticket row for the API."""
+def ticket_out(t: Ticket, queue: QueueRef | None = None) -> TicketOut:
+    """Serialise a ticket row for the API (queue: its queue when known, saving a load)."""
     return TicketOut(
         id=t.id,
         subject=t.subject,
@@ -84,7 +85,7 @@ def ticket_out(t: Ticket) -> TicketOut:
         status=t.status.value,
         priority=t.priority,
         category=t.category,
-        queue=QueueRef(name=t.queue.name, title=t.queue.title),
+        queue=queue or QueueRef(name=t.queue.name, title=t.queue.title),
         assignee_id=t.assignee_id,
         tags=t.tags or [],
         needs_review=t.needs_review,
@@ -107,9 +108,9 @@ def ticket_out(t: Ticket) -> TicketOut:
     )
 
 
-def ticket_detail(t: Ticket) -> TicketDetail:
+def ticket_detail(t: Ticket, queue: QueueRef | None = None) -> TicketDetail:
     """Serialise a ticket with its decision and full event history."""
-    base = ticket_out(t).model_dump()
+    base = ticket_out(t, queue).model_dump()
     return TicketDetail(
         **base,
         decision=t.decision or {},
@@ -214,14 +215,17 @@ def create_ticket(
             {"Idempotency-Key": "1 to 200 printable ASCII characters"},
         )
     s = db.session()
+    ctx = _context()
     ticket, created = intake.submit(
-        s, body, _context(), actor=principal.actor, api_key_id=principal.key_id, idempotency_key=key
+        s, body, ctx, actor=principal.actor, api_key_id=principal.key_id, idempotency_key=key
     )
-    ticket = get_ticket(s, ticket.id, with_events=True)
     headers = {"Location": url_for("api.show_ticket", ticket_id=ticket.id)}
     if not created:
         headers["Idempotent-Replayed"] = "true"
-    return ticket_detail(ticket), 201 if created else 200, headers
+        return ticket_detail(ticket), 200, headers  # the first ticket, loaded with its events
+    # Answered from what was just stored (ids included): no second read of the same rows.
+    queue = ctx.catalog.queues_by_id[ticket.queue_id]
+    return ticket_detail(ticket, QueueRef(name=queue.name, title=queue.title)), 201, headers
 
 
 @endpoint(
@@ -265,8 +269,8 @@ def show_ticket(ticket_id: int, principal: Principal) -> TicketDetail:
 def patch_ticket(ticket_id: int, body: TicketPatch, principal: Principal) -> TicketDetail:
     s = db.session()
     now = utcnow()
-    ticket = get_ticket(s, ticket_id)
-    update_ticket(
+    ticket = get_ticket(s, ticket_id, with_events=True)
+    events = update_ticket(
         s,
         ticket,
         body,
@@ -275,4 +279,6 @@ def patch_ticket(ticket_id: int, body: TicketPatch, principal: Principal) -> Tic
         now=now,
     )
     s.commit()
-    return ticket_detail(get_ticket(s, ticket_id, with_events=True))
+    # The history as stored: what was loaded plus this change's events (no second read).
+    set_committed_value(ticket, "events", [*ticket.events, *events])
+    return ticket_detail(ticket)
