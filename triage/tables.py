@@ -22,6 +22,9 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+# Ids are 32-bit integers on every database (PostgreSQL refuses a larger one in a query).
+MAX_ID = 2**31 - 1
+
 
 def utcnow() -> datetime:
     """Return the current time, timezone-aware in UTC (the one column default for times)."""

@@ -16,7 +16,17 @@ from triage.catalog import Catalog
 from triage.decision import TicketFacts
 from triage.errors import ApiError
 from triage.schemas import DecisionOut, TicketInput, TicketPatch, TicketQuery
-from triage.tables import Customer, Queue, SlaState, Status, Ticket, TicketEvent, Tier, User
+from triage.tables import (
+    MAX_ID,
+    Customer,
+    Queue,
+    SlaState,
+    Status,
+    Ticket,
+    TicketEvent,
+    Tier,
+    User,
+)
 
 # The one table of allowed status changes; closed tickets no longer change.
 TRANSITIONS: dict[Status, frozenset[Status]] = {
@@ -248,7 +258,8 @@ def list_tickets(
         stmt = stmt.where(Ticket.needs_review == query.needs_review)
     if query.assignee_id is not None:
         stmt = stmt.where(Ticket.assignee_id == query.assignee_id)
-    if query.cursor is not None:
+    # A cursor past the largest possible id pages from the start (every id is below it).
+    if query.cursor is not None and int(query.cursor) <= MAX_ID:
         stmt = stmt.where(Ticket.id < int(query.cursor))
     rows = list(s.scalars(stmt.order_by(Ticket.id.desc()).limit(query.limit + 1)))
     next_cursor = str(rows[query.limit - 1].id) if len(rows) > query.limit else None

@@ -15,7 +15,7 @@ from pydantic.json_schema import models_json_schema
 from triage import auth
 from triage.errors import ApiError, validation_fields
 from triage.schemas import ErrorOut
-from triage.tables import Scope
+from triage.tables import MAX_ID, Scope
 
 
 @dataclass(frozen=True)
@@ -38,8 +38,6 @@ class Endpoint:
 
 
 ENDPOINTS: list[Endpoint] = []
-# Ids are 32-bit integers on every database; Flask's int converter takes 0 and up, unbounded.
-MAX_ID = 2**31 - 1
 
 
 def parse_body(model: type[BaseModel]) -> BaseModel:
