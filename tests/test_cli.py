@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import re
+import socket
 
 from sqlalchemy import select
 
 from triage import db
 from triage.auth import hash_key
+from triage.cli import ensure_port_free
 from triage.tables import ApiKey, User
 
 
@@ -95,3 +97,15 @@ def test_setup_prints_credentials_once(app, runner, tiny_version, monkeypatch):
         assert s.scalar(select(User.role).where(User.email == "admin@example.com")).value == "admin"
         stored = set(s.scalars(select(ApiKey.key_hash)))
         assert {hash_key(k) for k in keys} <= stored
+
+
+def test_serve_refuses_a_port_another_server_listens_on(runner):
+    """Workers bind with SO_REUSEPORT; a second server must not quietly share the port."""
+    with socket.socket() as other:
+        other.bind(("127.0.0.1", 0))
+        other.listen()
+        port = other.getsockname()[1]
+        result = runner.invoke(args=["serve", "--bind", f"127.0.0.1:{port}"])
+        assert result.exit_code != 0
+        assert f"cannot serve on 127.0.0.1:{port}" in result.output
+    ensure_port_free(f"127.0.0.1:{port}")  # free again once the other server is gone

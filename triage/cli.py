@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import socket
 import sys
 from pathlib import Path
 
@@ -165,6 +166,25 @@ def fresh_metrics_dir(env: dict[str, str], instance_path: str) -> str:
     return str(folder)
 
 
+def ensure_port_free(bind: str) -> None:
+    """Refuse to serve on a host:port another server already listens on.
+
+    The workers listen with SO_REUSEPORT (triage/gunicorn_conf.py), which would let a second
+    server bind the same port and silently take half its connections; a plain bind finds it.
+    """
+    host, sep, port = bind.rpartition(":")
+    if not sep or bind.startswith(("unix:", "fd://")) or not port.isdigit():
+        return  # a Unix socket or a file descriptor: nothing to share by port
+    host = host.strip("[]") or "0.0.0.0"  # noqa: S104 - gunicorn's own default for ":port"
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # ignore TIME_WAIT leftovers
+        try:
+            probe.bind((host, int(port)))
+        except OSError as exc:
+            raise click.ClickException(f"cannot serve on {bind}: {exc.strerror}") from exc
+
+
 @click.command("serve")
 @click.option("--bind", default="127.0.0.1:5000", show_default=True)
 @click.option("--workers", default=2, show_default=True, type=int)
@@ -177,6 +197,7 @@ def serve_command(bind: str, workers: int, threads: int) -> None:
     )
     if gunicorn is None:
         raise click.ClickException("gunicorn is not installed")
+    ensure_port_free(bind)
     env = dict(os.environ)
     env.setdefault("TRIAGE_INSTANCE_PATH", current_app.instance_path)
     fresh_metrics_dir(env, current_app.instance_path)

@@ -15,6 +15,11 @@ accesslog = None
 reuse_port = True
 
 
+def when_ready(server: Any) -> None:
+    """Say where the workers listen: gunicorn's own line is empty when each has its socket."""
+    server.log.info("Workers listen at %s, a socket each (reuse_port)", ", ".join(server.cfg.bind))
+
+
 def child_exit(server: Any, worker: Any) -> None:
     """Drop the live gauges of a worker that exited from the shared metric files."""
     from triage.metrics import mark_worker_dead
