@@ -28,6 +28,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+# The BANKING77 files as bench/model.py reads them (this folder is on sys.path as the script's).
+from model import DATA_DIR, load_split  # noqa: E402
 from sklearn.pipeline import Pipeline  # noqa: E402
 
 from triage.classifier import (  # noqa: E402
@@ -38,22 +40,12 @@ from triage.classifier import (  # noqa: E402
     predict,
     tables_for,
 )
-from triage.training import load_csv  # noqa: E402
-from triage.versions import DEMO_CONTEXT_COLUMNS, DEMO_TEXT_COLUMNS  # noqa: E402
-
-DATA_DIR = ROOT / "data" / "banking77"
-DEMO_CSV = ROOT / "triage" / "demo" / "tickets.csv"
+from triage.versions import demo_data  # noqa: E402
 
 
 def demo_models() -> tuple[dict[str, Pipeline], list[dict[str, Any]]]:
     """Return the demo pipelines per target, fitted on all demo tickets, and those tickets."""
-    data = load_csv(
-        DEMO_CSV,
-        text_columns=DEMO_TEXT_COLUMNS,
-        priority_column="priority",
-        category_column="category",
-        context_columns=DEMO_CONTEXT_COLUMNS,
-    )
+    data = demo_data()
     pipelines = {
         target: fit_pipeline(
             build_pipeline(context_fields=data.context_fields), data.records, data.labels[target]
@@ -65,10 +57,8 @@ def demo_models() -> tuple[dict[str, Pipeline], list[dict[str, Any]]]:
 
 def banking77_model(data_dir: Path) -> tuple[dict[str, Pipeline], list[dict[str, Any]]]:
     """Return the category pipeline fitted on BANKING77 train.csv, and the test.csv records."""
-    train = load_csv(data_dir / "train.csv", text_columns=["text"], category_column="category")
-    test = load_csv(data_dir / "test.csv", text_columns=["text"], category_column="category")
-    pipeline = fit_pipeline(build_pipeline(), train.records, train.labels["category"])
-    return {"category": pipeline}, test.records
+    pipeline = fit_pipeline(build_pipeline(), *load_split(data_dir, "train"))
+    return {"category": pipeline}, load_split(data_dir, "test")[0]
 
 
 def batch_path(pipeline: Pipeline, record: Any, explain: int) -> list[Prediction]:

@@ -62,7 +62,7 @@ from triage.tables import (  # noqa: E402
     Ticket,
     TicketEvent,
 )
-from triage.versions import DEMO_CONTEXT_COLUMNS, DEMO_TEXT_COLUMNS  # noqa: E402
+from triage.versions import demo_data  # noqa: E402
 
 NOW = datetime(2026, 3, 4, 15, 0, tzinfo=UTC)  # a Wednesday afternoon
 POSTGRES_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -310,14 +310,7 @@ def bench_sweep(target: Any, repeats: int) -> dict[str, Any]:
 
 def demo_model(workdir: Path) -> ServingModels:
     """Train the demo model as `triage setup` does, save it and load it back."""
-    data = training.load_csv(
-        ROOT / "triage" / "demo" / "tickets.csv",
-        text_columns=DEMO_TEXT_COLUMNS,
-        priority_column="priority",
-        category_column="category",
-        context_columns=DEMO_CONTEXT_COLUMNS,
-    )
-    result = training.train(data)
+    result = training.train(demo_data())
     manifest = model_store.save_version(
         workdir / "models",
         result.pipelines,

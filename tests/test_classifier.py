@@ -13,7 +13,6 @@ from sklearn.exceptions import NotFittedError
 from sklearn.naive_bayes import MultinomialNB
 from sklearn.svm import LinearSVC
 
-from tests.conftest import DEMO_CSV
 from triage.classifier import (
     NaiveBayesSVC,
     Prediction,
@@ -25,8 +24,7 @@ from triage.classifier import (
     tables_for,
 )
 from triage.text import fold
-from triage.training import load_csv
-from triage.versions import DEMO_CONTEXT_COLUMNS, DEMO_TEXT_COLUMNS
+from triage.versions import demo_data
 
 TOPICS = {
     "billing": [
@@ -150,13 +148,7 @@ def tickets():
 
 @pytest.fixture(scope="module")
 def demo_tickets():
-    return load_csv(
-        DEMO_CSV,
-        text_columns=DEMO_TEXT_COLUMNS,
-        priority_column="priority",
-        category_column="category",
-        context_columns=DEMO_CONTEXT_COLUMNS,
-    )
+    return demo_data()
 
 
 @pytest.fixture(scope="module")

@@ -321,19 +321,24 @@ def train_and_register(
     return row
 
 
-def ensure_demo_model(s: Session, *, echo: Callable[[str], None]) -> str | None:
-    """Train and activate the demo model when no version serves yet; returns its version."""
-    if any(active_versions(s).values()):
-        return None
+def demo_data() -> training.TrainingData:
+    """Return the demo tickets (pt and en) as the demo model is trained on them."""
     path = resources.files("triage").joinpath("demo/tickets.csv")
     with resources.as_file(path) as csv_path:
-        data = training.load_csv(
+        return training.load_csv(
             csv_path,
             text_columns=DEMO_TEXT_COLUMNS,
             priority_column="priority",
             category_column="category",
             context_columns=DEMO_CONTEXT_COLUMNS,
         )
+
+
+def ensure_demo_model(s: Session, *, echo: Callable[[str], None]) -> str | None:
+    """Train and activate the demo model when no version serves yet; returns its version."""
+    if any(active_versions(s).values()):
+        return None
+    data = demo_data()
     echo(f"training the demo model on {len(data.records)} synthetic tickets ...")
     row = train_and_register(s, data, actor="setup")
     activate(s, row.version, actor="setup", reason="demo model trained on first run")
