@@ -48,6 +48,7 @@ import tempfile
 import threading
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -189,17 +190,26 @@ def _set_window(jobs: list[ClientJob]) -> tuple[float, float]:
     return start, start + jobs[0].duration
 
 
-def group_cpu_seconds(pgid: int) -> float:
-    """Return the CPU time (user + system) used so far by the live processes of a process group."""
-    total = 0
+def process_stats() -> Iterator[tuple[str, list[str]]]:
+    """Yield each live process's command name and the /proc/<pid>/stat fields after it.
+
+    In the fields, [2] is the process group, [11] to [14] utime, stime, cutime, cstime in clock
+    ticks.
+    """
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             text = stat.read_text()
         except OSError:
             continue  # the process ended meanwhile
-        fields = text[text.rindex(")") + 2 :].split()  # the command name may hold spaces
-        if int(fields[2]) == pgid:
-            total += int(fields[11]) + int(fields[12])  # utime, stime in clock ticks
+        # The command name is in parentheses and may hold spaces.
+        yield text[text.index("(") + 1 : text.rindex(")")], text[text.rindex(")") + 2 :].split()
+
+
+def group_cpu_seconds(pgid: int) -> float:
+    """Return the CPU time (user + system) used so far by the live processes of a process group."""
+    total = sum(
+        int(fields[11]) + int(fields[12]) for _, fields in process_stats() if int(fields[2]) == pgid
+    )
     return total / os.sysconf("SC_CLK_TCK")
 
 

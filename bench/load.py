@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from api import PostgresSchema, Server, free_port, group_cpu_seconds  # noqa: E402
+from api import PostgresSchema, Server, free_port, group_cpu_seconds, process_stats  # noqa: E402
 from api import run_setup as api_setup  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -82,17 +82,11 @@ def postgres_cpu_seconds() -> float:
     A backend that exits adds its time to the postmaster's children's time (cutime, cstime),
     so the difference between two readings covers connections opened and closed in between.
     """
-    total = 0
-    for stat in Path("/proc").glob("[0-9]*/stat"):
-        try:
-            text = stat.read_text()
-        except OSError:
-            continue
-        name = text[text.index("(") + 1 : text.rindex(")")]
-        if name != "postgres":
-            continue
-        fields = text[text.rindex(")") + 2 :].split()
-        total += sum(int(f) for f in fields[11:15])  # utime, stime, cutime, cstime
+    total = sum(
+        sum(int(f) for f in fields[11:15])  # utime, stime, cutime, cstime
+        for name, fields in process_stats()
+        if name == "postgres"
+    )
     return total / os.sysconf("SC_CLK_TCK")
 
 
